@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "RWLock",
+    products: [
+        .library(name: "RWLock", targets: ["RWLock"]),
+        .library(name: "ScriptCheck", targets: ["ScriptCheck"]),
+        .executable(name: "script-check", targets: ["script-check"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.1",
+            providers: [.apt(["liblua5.1-0-dev"])]
+        ),
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "RWLock",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ScriptCheck",
+            dependencies: ["CLua"]
+        ),
+        .executableTarget(
+            name: "script-check",
+            dependencies: [
+                "ScriptCheck",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "RWLockTests",
+            dependencies: ["RWLock"]
+        ),
+        .testTarget(
+            name: "ScriptCheckTests",
+            dependencies: ["ScriptCheck", "RWLock"],
+            // Lua corpus of the fidelity suite, read from disk by path.
+            exclude: ["Fidelity/Scripts"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
