@@ -1,0 +1,170 @@
+/// What a search covered, for the report.
+public struct Coverage: Hashable, Sendable {
+    public var states = 0
+    public var schedules = 0
+    public var steps = 0
+    public var scriptRuns = 0
+    public var lostReplies = 0
+    public var crashes = 0
+    public var timeJumps = 0
+    public var probes = 0
+
+    mutating func count(_ action: Action) {
+        steps += 1
+        switch action {
+        case .call(_, _, let lost):
+            scriptRuns += 1
+            if lost { lostReplies += 1 }
+        case .crash: crashes += 1
+        case .advance: timeJumps += 1
+        case .giveUp: break
+        }
+    }
+}
+
+/// Drives the lock's real scripts through schedules, checking the oracle
+/// after every step: an exhaustive bounded search of a small scope, and
+/// seeded random schedules of a wider one.
+public final class Explorer {
+    let scripts: LockScripts
+    let engine: ScriptEngine
+    public private(set) var coverage = Coverage()
+
+    public init(scripts: LockScripts, instructionBudget: Int = 200_000) {
+        self.scripts = scripts
+        self.engine = ScriptEngine(instructionBudget: instructionBudget)
+    }
+
+    /// Depth-first search of every schedule up to `config.depth` steps,
+    /// pruning states already explored with at least as many steps left.
+    /// - Parameter stateLimit: stop after this many distinct states.
+    public func exhaustive(_ config: ExplorationConfig, stateLimit: Int = 2_000_000) -> Counterexample? {
+        var visited: [Int: Int8] = [:]
+        var path: [Action] = []
+        var found: (Violation, [Action])?
+
+        func search(_ world: World, remaining: Int) {
+            guard found == nil, visited.count < stateLimit else { return }
+            let hash = world.canonicalHash()
+            if let seen = visited[hash], Int(seen) >= remaining { return }
+            if visited[hash] == nil {
+                coverage.states += 1
+                coverage.probes += 1
+                if let violation = world.probe(scripts: scripts, engine: engine, config: config, inspecting: remaining == 0) {
+                    found = (violation, path)
+                    return
+                }
+            }
+            visited[hash] = Int8(remaining)
+            guard remaining > 0 else {
+                coverage.schedules += 1
+                return
+            }
+            for action in world.enabledActions(config) {
+                var next = world
+                let (_, violation) = next.apply(action, scripts: scripts, engine: engine, config: config)
+                coverage.count(action)
+                path.append(action)
+                if let violation {
+                    found = (violation, path)
+                    return
+                }
+                search(next, remaining: remaining - 1)
+                path.removeLast()
+                if found != nil { return }
+            }
+        }
+
+        search(World(clientCount: config.clients.count), remaining: config.depth)
+        guard let (violation, actions) = found else { return nil }
+        return counterexample(violation, actions, config: config, seed: 0, phase: "exhaustive")
+    }
+
+    /// `runs` random schedules of `steps` steps each, from `seed`; a probe
+    /// for S5 ends every schedule.
+    public func random(_ config: ExplorationConfig, seed: UInt64, runs: Int, steps: Int) -> Counterexample? {
+        var generator = SplitMix64(seed: seed)
+        for run in 0..<runs {
+            let runSeed = generator.next()
+            if let example = randomSchedule(config, seed: runSeed, steps: steps) {
+                _ = run
+                return example
+            }
+        }
+        return nil
+    }
+
+    /// One random schedule; reproducible from its own seed.
+    public func randomSchedule(_ config: ExplorationConfig, seed: UInt64, steps: Int) -> Counterexample? {
+        var generator = SplitMix64(seed: seed)
+        var world = World(clientCount: config.clients.count)
+        var actions: [Action] = []
+        coverage.schedules += 1
+        for _ in 0..<steps {
+            let action = Explorer.randomAction(world, config: config, generator: &generator)
+            actions.append(action)
+            let (_, violation) = world.apply(action, scripts: scripts, engine: engine, config: config)
+            coverage.count(action)
+            if let violation {
+                return counterexample(violation, actions, config: config, seed: seed, phase: "random")
+            }
+        }
+        coverage.probes += 1
+        if let violation = world.probe(scripts: scripts, engine: engine, config: config) {
+            return counterexample(violation, actions, config: config, seed: seed, phase: "random")
+        }
+        return nil
+    }
+
+    static func randomAction(_ world: World, config: ExplorationConfig, generator: inout SplitMix64) -> Action {
+        let roll = generator.next() % 100
+        let living = world.clients.indices.filter { !world.clients[$0].crashed }
+        if roll < 18 || living.isEmpty {
+            let choices: [Int64] = [1, config.leaseMs / 4, config.leaseMs / 2, config.leaseMs - 1, config.leaseMs, config.leaseMs + 1, config.intentMs + 1]
+            return .advance(milliseconds: max(1, choices[Int(generator.next() % UInt64(choices.count))]))
+        }
+        let client = living[Int(generator.next() % UInt64(living.count))]
+        if config.faults, roll < 20 { return .crash(client: client) }
+        let state = world.clients[client]
+        if state.phase == .waiting, config.clients[client].role == .reader, roll < 24 { return .giveUp(client: client) }
+        let operations = state.operations(for: config.clients[client].role)
+        let operation = operations[Int(generator.next() % UInt64(operations.count))]
+        let lost = config.faults && generator.next() % 100 < 8
+        return .call(client: client, operation: operation, lostReply: lost)
+    }
+
+    /// Replays `actions` from the start; the first violation, if any, and
+    /// the records of every step up to it (a probe runs after the last step).
+    func replay(_ actions: [Action], config: ExplorationConfig) -> (Violation?, [StepRecord]) {
+        var world = World(clientCount: config.clients.count)
+        var records: [StepRecord] = []
+        for action in actions {
+            let (record, violation) = world.apply(action, scripts: scripts, engine: engine, config: config)
+            records.append(record)
+            if let violation { return (violation, records) }
+        }
+        return (world.probe(scripts: scripts, engine: engine, config: config), records)
+    }
+
+    private func counterexample(_ violation: Violation, _ actions: [Action], config: ExplorationConfig,
+                                seed: UInt64, phase: String) -> Counterexample {
+        let shrunk = Shrinker.shrink(actions, invariant: violation.invariant) { replay($0, config: config).0 }
+        let (finalViolation, records) = replay(shrunk, config: config)
+        return Counterexample(violation: finalViolation ?? violation, actions: shrunk, steps: records,
+                              seed: seed, phase: phase, config: config)
+    }
+}
+
+/// SplitMix64: small, fast, and the same sequence on every platform, so a
+/// printed seed reproduces a schedule anywhere.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

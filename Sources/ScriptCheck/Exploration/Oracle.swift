@@ -1,0 +1,177 @@
+/// An invariant of DESIGN.md that a schedule broke.
+public struct Violation: Hashable, Sendable, CustomStringConvertible {
+    /// `S1` … `S7`, or `CAP` for the hard cap on hold time.
+    public var invariant: String
+    public var message: String
+
+    public var description: String { "\(invariant) \(Violation.titles[invariant] ?? ""): \(message)" }
+
+    static let titles = [
+        "S1": "(one writer)", "S2": "(readers exclude writers)", "S3": "(writer preference)",
+        "S4": "(only the holder)", "S5": "(no leak)", "S6": "(fencing)", "S7": "(script hygiene)",
+        "CAP": "(hard cap on hold time)",
+    ]
+}
+
+/// Who holds what, learned only from the scripts' replies (including replies
+/// the client lost: the server granted them all the same). The invariants
+/// are checked against this record, never against the scripts' own keys.
+struct Oracle: Hashable, Sendable {
+    struct Lease: Hashable, Sendable {
+        var write: Bool
+        var expiresMs: Int64
+        var capMs: Int64?
+        var fence: Int64
+    }
+
+    var leases: [String: Lease] = [:]
+    /// Waiting writers' intents: token → when the intent ends.
+    var intents: [String: Int64] = [:]
+    var lastFence: Int64 = 0
+
+    func live(_ token: String, at now: Int64) -> Lease? {
+        guard let lease = leases[token], lease.expiresMs > now else { return nil }
+        return lease
+    }
+
+    func liveWriters(at now: Int64) -> [String] { leases.filter { $0.value.write && $0.value.expiresMs > now }.map(\.key).sorted() }
+    func liveReaders(at now: Int64) -> [String] { leases.filter { !$0.value.write && $0.value.expiresMs > now }.map(\.key).sorted() }
+    func liveIntents(at now: Int64) -> [String] { intents.filter { $0.value > now }.map(\.key).sorted() }
+
+    /// Forgets what has expired, so equal situations hash equal.
+    mutating func forgetExpired(at now: Int64) {
+        leases = leases.filter { $0.value.expiresMs > now }
+        intents = intents.filter { $0.value > now }
+    }
+
+    /// S1 and S2 at instant `now`.
+    func checkExclusion(at now: Int64) -> Violation? {
+        let writers = liveWriters(at: now)
+        if writers.count > 1 {
+            return Violation(invariant: "S1", message: "two write leases are live at once: \(writers.joined(separator: ", "))")
+        }
+        let readers = liveReaders(at: now)
+        if let writer = writers.first, !readers.isEmpty {
+            return Violation(invariant: "S2", message: "write lease \(writer) is live together with read lease(s) \(readers.joined(separator: ", "))")
+        }
+        return nil
+    }
+
+    /// Updates the record from one call's reply and checks what that call
+    /// alone can break (S3, S4, S6, the cap, and denials with nothing in the way).
+    mutating func record(_ operation: LockOperation, token: String, spec: ClientSpec, reply: RedisReply,
+                         now: Int64, config: ExplorationConfig) -> Violation? {
+        let fields = Oracle.integers(reply)
+        let held = live(token, at: now)
+        switch operation {
+        case .acquireRead:
+            guard let granted = fields.first else { return nil }
+            if granted == 1 {
+                let ttl = fields.count > 1 ? fields[1] : 0
+                if held == nil {
+                    if spec.mode == "prefer-writers", let intent = liveIntents(at: now).first {
+                        return Violation(invariant: "S3", message: "read lease \(token) was granted while writer \(intent) was waiting")
+                    }
+                    if ttl <= 0 || ttl > config.leaseMs {
+                        return Violation(invariant: "S7", message: "read lease \(token) granted for \(ttl) ms; asked for \(config.leaseMs)")
+                    }
+                    leases[token] = Lease(write: false, expiresMs: now + ttl, capMs: spec.capMs > 0 ? now + spec.capMs : nil, fence: 0)
+                } else if held!.write {
+                    return Violation(invariant: "S2", message: "\(token) holds the write lease and was granted a read lease too")
+                }
+            } else if liveWriters(at: now).isEmpty {
+                if spec.mode == "prefer-readers" {
+                    return Violation(invariant: "S3", message: "reader \(token) (prefer-readers) was refused though no writer held the lock")
+                }
+                if liveIntents(at: now).isEmpty {
+                    return Violation(invariant: "S5", message: "reader \(token) was refused though nobody held or waited for the lock")
+                }
+            }
+        case .acquireWrite:
+            guard let granted = fields.first else { return nil }
+            if granted == 1 {
+                let ttl = fields.count > 1 ? fields[1] : 0
+                let fence = fields.count > 2 ? fields[2] : 0
+                if let held, held.write {
+                    if fence != held.fence {
+                        return Violation(invariant: "S6", message: "a retried acquire of \(token) returned fence \(fence), its lease has fence \(held.fence)")
+                    }
+                    return nil
+                }
+                if fence <= lastFence {
+                    return Violation(invariant: "S6", message: "write lease \(token) got fence \(fence), not above the last fence granted (\(lastFence))")
+                }
+                if ttl <= 0 || ttl > config.leaseMs {
+                    return Violation(invariant: "S7", message: "write lease \(token) granted for \(ttl) ms; asked for \(config.leaseMs)")
+                }
+                lastFence = fence
+                intents[token] = nil
+                leases[token] = Lease(write: true, expiresMs: now + ttl, capMs: spec.capMs > 0 ? now + spec.capMs : nil, fence: fence)
+            } else {
+                let others = liveIntents(at: now).filter { $0 != token }
+                if leases.allSatisfy({ $0.value.expiresMs <= now }) && others.isEmpty {
+                    return Violation(invariant: "S5", message: "writer \(token) was refused though nobody held or waited for the lock")
+                }
+                intents[token] = now + config.intentMs
+            }
+        case .release:
+            let released = fields.first == 1
+            if released && held == nil {
+                return Violation(invariant: "S4", message: "release by \(token), which held no live lease, reported that it released one")
+            }
+            if !released, held != nil {
+                return Violation(invariant: "S4", message: "release by \(token), the holder of a live lease, did not release it")
+            }
+            leases[token] = nil
+        case .renew:
+            let renewed = fields.first == 1
+            if renewed, held == nil {
+                return Violation(invariant: "S4", message: "renew by \(token), which held no live lease, reported success (a lost lease revived)")
+            }
+            guard var lease = held else { return nil }
+            guard renewed else {
+                return Violation(invariant: "S4", message: "renew by \(token), the holder of a live lease, was refused")
+            }
+            let ttl = fields.count > 1 ? fields[1] : 0
+            if let cap = lease.capMs, now + ttl > cap {
+                return Violation(invariant: "CAP", message: "renew of \(token) extended its lease to +\(now + ttl - cap) ms past its hard cap")
+            }
+            if now + ttl < lease.expiresMs {
+                return Violation(invariant: "S4", message: "renew of \(token) shortened its live lease")
+            }
+            lease.expiresMs = now + ttl
+            leases[token] = lease
+        case .downgrade:
+            let downgraded = fields.first == 1
+            if downgraded, held?.write != true {
+                return Violation(invariant: "S4", message: "downgrade by \(token), which held no live write lease, reported success")
+            }
+            if !downgraded, held?.write == true {
+                return Violation(invariant: "S4", message: "downgrade by \(token), the live writer, was refused")
+            }
+            if downgraded, var lease = held {
+                let ttl = fields.count > 1 ? fields[1] : 0
+                lease.write = false
+                lease.expiresMs = now + ttl
+                if let cap = lease.capMs, now + ttl > cap {
+                    return Violation(invariant: "CAP", message: "downgrade of \(token) set a read lease past its hard cap")
+                }
+                leases[token] = lease
+            }
+        case .withdraw:
+            intents[token] = nil
+        case .inspect:
+            break
+        }
+        return nil
+    }
+
+    /// The integers of an array reply, or of an integer reply.
+    static func integers(_ reply: RedisReply) -> [Int64] {
+        switch reply {
+        case .integer(let value): return [value]
+        case .array(let elements): return elements.compactMap { if case .integer(let value) = $0 { value } else { nil } }
+        default: return []
+        }
+    }
+}

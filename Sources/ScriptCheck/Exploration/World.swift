@@ -1,0 +1,213 @@
+/// What one step did, for timelines.
+public struct StepRecord: Hashable, Sendable {
+    public var action: Action
+    /// Server time after the step, in ms since the schedule began.
+    public var elapsedMs: Int64
+    public var token: String?
+    public var reply: RedisReply?
+    /// The oracle's view after the step: live writer, readers and intents.
+    public var oracleView: String
+}
+
+/// One state of the explored system: the mock server, every client's view,
+/// and the oracle. A value: copying it forks the schedule.
+struct World: Hashable {
+    static let lockName = "lock"
+    static let keys: [[UInt8]] = ["writer", "readers", "caps", "queue", "intents", "fence", "channel"]
+        .map { Array("rwlock:{\(lockName)}:\($0)".utf8) }
+    static let startMicros: Int64 = 1_700_000_000_000_000
+
+    var redis = MockRedis(nowMicros: World.startMicros)
+    var clients: [ClientState]
+    var oracle = Oracle()
+    /// Faults spent so far, against the exhaustive search's budget.
+    var lostReplies = 0
+    var timeJumps = 0
+
+    init(clientCount: Int) {
+        clients = Array(repeating: ClientState(), count: clientCount)
+    }
+
+    var nowMs: Int64 { redis.nowMicros / 1000 }
+    var elapsedMs: Int64 { (redis.nowMicros - World.startMicros) / 1000 }
+
+    /// The steps the exhaustive search branches on from here. Within the
+    /// fault budget: a lost reply for calls whose loss changes what the
+    /// client does next (a lost renew or release leaves only no-op retries),
+    /// and time jumps of half a lease and to the next deadline (exactly onto
+    /// the boundary, where off-by-one bugs live).
+    func enabledActions(_ config: ExplorationConfig) -> [Action] {
+        var actions: [Action] = []
+        let mayLose = config.faults && lostReplies < config.maxLostReplies
+        for (index, client) in clients.enumerated() where !client.crashed {
+            for operation in client.operations(for: config.clients[index].role) {
+                actions.append(.call(client: index, operation: operation, lostReply: false))
+                if mayLose, operation != .renew, operation != .release {
+                    actions.append(.call(client: index, operation: operation, lostReply: true))
+                }
+            }
+        }
+        guard timeJumps < config.maxTimeJumps else { return actions }
+        var jumps = Set(config.advances.prefix(1))
+        let now = nowMs
+        let deadlines = oracle.leases.values.map(\.expiresMs) + oracle.intents.values + oracle.leases.values.compactMap(\.capMs)
+        if let next = deadlines.filter({ $0 > now }).min() { jumps.insert(next - now) } else { jumps.formUnion(config.advances.dropFirst()) }
+        for milliseconds in jumps.sorted() { actions.append(.advance(milliseconds: milliseconds)) }
+        return actions
+    }
+
+    /// The arguments of `operation` for a client.
+    static func arguments(_ operation: LockOperation, token: String, spec: ClientSpec, config: ExplorationConfig) -> [[UInt8]] {
+        let values: [String]
+        switch operation {
+        case .acquireRead: values = [token, "\(config.leaseMs)", spec.mode, "\(spec.capMs)"]
+        case .acquireWrite: values = [token, "\(config.leaseMs)", "\(config.intentMs)", "\(spec.capMs)"]
+        case .renew, .downgrade: values = [token, "\(config.leaseMs)"]
+        case .release, .withdraw: values = [token]
+        case .inspect: values = []
+        }
+        return values.map { Array($0.utf8) }
+    }
+
+    /// Applies `action`, running the real script on the mock, and returns
+    /// what happened and the first invariant it broke, if any.
+    mutating func apply(_ action: Action, scripts: LockScripts, engine: ScriptEngine,
+                        config: ExplorationConfig) -> (StepRecord, Violation?) {
+        var token: String?
+        var reply: RedisReply?
+        var violation: Violation?
+        switch action {
+        case .advance(let milliseconds):
+            redis.nowMicros += milliseconds * 1000
+            timeJumps += 1
+        case .crash(let client):
+            clients[client].crashed = true
+        case .giveUp(let client):
+            clients[client].phase = .idle
+            clients[client].attempt += 1
+        case .call(let client, let operation, let lostReply):
+            guard !clients[client].crashed else { break }
+            let spec = config.clients[client]
+            let callToken = clients[client].token(of: client)
+            token = callToken
+            let run = run(operation, arguments: World.arguments(operation, token: callToken, spec: spec, config: config),
+                          scripts: scripts, engine: engine)
+            reply = run.reply
+            violation = World.hygiene(run, operation: operation, scripts: scripts)
+                ?? oracle.record(operation, token: callToken, spec: spec, reply: run.reply, now: nowMs, config: config)
+            if lostReply { lostReplies += 1 } else { clients[client].learn(from: operation, reply: run.reply) }
+        }
+        violation = violation ?? oracle.checkExclusion(at: nowMs) ?? leakedKey()
+        let record = StepRecord(action: action, elapsedMs: elapsedMs, token: token, reply: reply, oracleView: oracleView())
+        return (record, violation)
+    }
+
+    mutating func run(_ operation: LockOperation, arguments: [[UInt8]], scripts: LockScripts, engine: ScriptEngine) -> ScriptRun {
+        engine.redis = redis
+        let run = engine.eval(scripts[operation], keys: World.keys, arguments: arguments)
+        redis = engine.redis
+        return run
+    }
+
+    /// S7: what the script did besides its reply, and the reply's shape.
+    static func hygiene(_ run: ScriptRun, operation: LockOperation, scripts: LockScripts) -> Violation? {
+        if let problem = run.problems.first {
+            return Violation(invariant: "S7", message: "\(operation.rawValue).lua \(problem)")
+        }
+        for command in run.commands {
+            let name = String(decoding: command[0], as: UTF8.self).lowercased()
+            if !Linter.allowedCommands.contains(name) {
+                return Violation(invariant: "S7", message: "\(operation.rawValue).lua ran \(name.uppercased()), which is not on the allow-list")
+            }
+        }
+        if case .error(let text) = run.reply {
+            return Violation(invariant: "S7", message: "\(operation.rawValue).lua replied with an error on a healthy lock: \(text)")
+        }
+        if let shape = scripts.headers[operation]?.reply, !shape.matches(run.reply) {
+            return Violation(invariant: "S7", message: "\(operation.rawValue).lua replied \(Timeline.describe(run.reply)), not its documented shape \(shape)")
+        }
+        return nil
+    }
+
+    /// S5: no key of the lock may be left without an expiry.
+    func leakedKey() -> Violation? {
+        let stored = Set(World.keys.dropLast())
+        for key in redis.keysWithoutExpiry() where stored.contains(key) {
+            return Violation(invariant: "S5", message: "key \(String(decoding: key, as: UTF8.self)) has no expiry")
+        }
+        return nil
+    }
+
+    /// S5's liveness half: once everyone has stopped, a fresh writer gets the
+    /// lock within one longest lease, and inspect agrees with the oracle now.
+    func probe(scripts: LockScripts, engine: ScriptEngine, config: ExplorationConfig, inspecting: Bool = true) -> Violation? {
+        var world = self
+        if inspecting, let violation = world.inspectAgrees(scripts: scripts, engine: engine) { return violation }
+        world.redis.nowMicros += (config.longestLeaseMs + 1) * 1000
+        let arguments = World.arguments(.acquireWrite, token: "probe", spec: ClientSpec(.writer), config: config)
+        let run = world.run(.acquireWrite, arguments: arguments, scripts: scripts, engine: engine)
+        if let violation = World.hygiene(run, operation: .acquireWrite, scripts: scripts) { return violation }
+        if Oracle.integers(run.reply).first != 1 {
+            return Violation(invariant: "S5", message: "with every client stopped, a fresh writer was refused \(config.longestLeaseMs + 1) ms later: \(Timeline.describe(run.reply))")
+        }
+        return world.leakedKey()
+    }
+
+    /// The operator's view (inspect.lua) must name the oracle's live writer.
+    mutating func inspectAgrees(scripts: LockScripts, engine: ScriptEngine) -> Violation? {
+        let inspected = run(.inspect, arguments: [], scripts: scripts, engine: engine)
+        if let violation = World.hygiene(inspected, operation: .inspect, scripts: scripts) { return violation }
+        if case .array(let fields) = inspected.reply, fields.count == 6 {
+            let writer: String = if case .bulk(let bytes) = fields[0] { String(decoding: bytes, as: UTF8.self) } else { "" }
+            let expected = oracle.liveWriters(at: nowMs).first ?? ""
+            if writer != expected {
+                return Violation(invariant: "S4", message: "inspect shows writer '\(writer)', the oracle's live writer is '\(expected)'")
+            }
+        }
+        return nil
+    }
+
+    func oracleView() -> String {
+        let now = nowMs
+        var parts: [String] = []
+        if let writer = oracle.liveWriters(at: now).first, let lease = oracle.leases[writer] {
+            parts.append("W \(writer) to +\(lease.expiresMs - World.startMicros / 1000)")
+        }
+        let readers = oracle.liveReaders(at: now)
+        if !readers.isEmpty { parts.append("R " + readers.joined(separator: ",")) }
+        let intents = oracle.liveIntents(at: now)
+        if !intents.isEmpty { parts.append("waiting " + intents.joined(separator: ",")) }
+        return parts.isEmpty ? "free" : parts.joined(separator: "; ")
+    }
+
+    /// Hash of the state that matters for the future: expired data forgotten.
+    func canonicalHash() -> Int {
+        var copy = self
+        copy.redis.purgeExpired()
+        copy.redis.clearPublished()
+        copy.oracle.forgetExpired(at: nowMs)
+        return copy.hashValue
+    }
+}
+
+extension ClientState {
+    /// What the client concludes from a reply it received.
+    mutating func learn(from operation: LockOperation, reply: RedisReply) {
+        let granted = Oracle.integers(reply).first == 1
+        switch operation {
+        case .acquireRead: phase = granted ? .holdingRead : .waiting
+        case .acquireWrite: phase = granted ? .holdingWrite : .waiting
+        case .downgrade:
+            if granted { phase = .holdingRead } else { finish() }
+        case .renew:
+            if !granted { finish() }
+        case .release, .withdraw: finish()
+        case .inspect: break
+        }
+    }
+
+    private mutating func finish() {
+        phase = .idle
+        attempt += 1
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+extension CheckReport {
+    /// The human-readable report: findings first, then what was covered.
+    public func text() -> String {
+        var lines: [String] = ["script-check: \(directory)"]
+        if !lint.isEmpty {
+            lines.append("lint: \(lint.count) error(s)")
+            lines += lint.map { "  \($0)" }
+        } else {
+            lines.append("lint: clean (syntax, header contract, globals, command allow-list)")
+        }
+        if let counterexample {
+            lines.append("INVARIANT VIOLATED")
+            lines.append(Timeline.render(counterexample))
+        }
+        lines.append("foreign state: \(foreignStatesChecked) corrupted lock states × 6 operations, no grant")
+        lines.append("exhaustive: depth \(depth), \(exhaustive.states) distinct states, \(exhaustive.schedules) schedules at the bound, \(exhaustive.steps) steps (\(exhaustive.scriptRuns) script runs, \(exhaustive.lostReplies) lost replies, \(exhaustive.crashes) crashes, \(exhaustive.timeJumps) time jumps), \(exhaustive.probes) liveness probes")
+        lines.append("random: seed \(seed), \(random.schedules) schedules, \(random.steps) steps (\(random.scriptRuns) script runs, \(random.lostReplies) lost replies, \(random.crashes) crashes, \(random.timeJumps) time jumps), \(random.probes) liveness probes")
+        lines.append(String(format: "took %.1f s, peak memory %.0f MiB", seconds, Double(peakMemoryBytes) / 1_048_576))
+        lines.append(exitCode == 0 ? "OK: S1–S7 hold on every explored schedule" : "FAILED")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The report as one JSON object.
+    public func json() -> String {
+        var object: [String: Any] = [
+            "directory": directory,
+            "ok": exitCode == 0,
+            "seed": seed,
+            "lint": lint.map { ["file": $0.file, "line": $0.line ?? 0, "message": $0.message] as [String: Any] },
+            "exhaustive": coverageObject(exhaustive, extra: ["depth": depth]),
+            "random": coverageObject(random, extra: [:]),
+            "foreign_states": foreignStatesChecked,
+            "seconds": seconds,
+            "peak_memory_bytes": peakMemoryBytes,
+        ]
+        if let counterexample {
+            object["violation"] = [
+                "invariant": counterexample.violation.invariant,
+                "message": counterexample.violation.message,
+                "phase": counterexample.phase,
+                "seed": counterexample.seed,
+                "timeline": Timeline.render(counterexample),
+                "steps": counterexample.steps.map { step -> [String: Any] in
+                    let (client, operation) = Timeline.describe(step.action, token: step.token, config: counterexample.config)
+                    return ["time_ms": step.elapsedMs, "client": client, "operation": operation,
+                            "reply": step.reply.map(Timeline.describe) ?? "", "oracle": step.oracleView]
+                },
+            ] as [String: Any]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func coverageObject(_ coverage: Coverage, extra: [String: Any]) -> [String: Any] {
+        var object: [String: Any] = [
+            "states": coverage.states, "schedules": coverage.schedules, "steps": coverage.steps,
+            "script_runs": coverage.scriptRuns, "lost_replies": coverage.lostReplies,
+            "crashes": coverage.crashes, "time_jumps": coverage.timeJumps, "probes": coverage.probes,
+        ]
+        object.merge(extra) { $1 }
+        return object
+    }
+}
