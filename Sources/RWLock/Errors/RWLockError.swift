@@ -1,0 +1,118 @@
+/// An error thrown by RWLock.
+///
+/// Errors are values of one struct rather than an enum so that new kinds can
+/// be added without breaking anyone's exhaustive `switch`. To tell kinds
+/// apart, compare ``kind``:
+///
+/// ```swift
+/// do { try await client.ping() }
+/// catch let error as RWLockError where error.kind == .connection { retryLater() }
+/// ```
+///
+/// ``description`` is a complete sentence meant for logs: what happened and,
+/// where there is one, what to do about it.
+public struct RWLockError: Error, Sendable, CustomStringConvertible {
+    // The payload of each kind. Private so adding a case is not a breaking
+    // change; the public surface is `kind`, the static constructors and the
+    // accessors below.
+    private enum Code: Sendable {
+        case invalidConfiguration(String)
+        case connection(String)
+        case server(String)
+        case protocolError(String)
+        case shutdown
+    }
+
+    /// The kind of an ``RWLockError``, for comparisons and `switch`es.
+    ///
+    /// A struct with static members instead of an enum: more kinds will be
+    /// added, and code that matches on kinds must keep compiling.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// A setting (a URL, a timeout, a pool size) is unusable.
+        public static let invalidConfiguration = Kind("invalidConfiguration")
+        /// Redis could not be reached, or the connection broke mid-command.
+        public static let connection = Kind("connection")
+        /// Redis answered with an error reply.
+        public static let server = Kind("server")
+        /// Redis answered with something the client cannot decode.
+        public static let protocolError = Kind("protocolError")
+        /// The ``RedisClient`` was shut down before the command could run.
+        public static let shutdown = Kind("shutdown")
+
+        /// The kind's name, as written after the dot (`connection`).
+        public var description: String { name }
+    }
+
+    private let code: Code
+
+    private init(_ code: Code) { self.code = code }
+
+    /// What kind of failure this is.
+    public var kind: Kind {
+        switch code {
+        case .invalidConfiguration: .invalidConfiguration
+        case .connection: .connection
+        case .server: .server
+        case .protocolError: .protocolError
+        case .shutdown: .shutdown
+        }
+    }
+
+    /// The error reply exactly as Redis sent it (without the leading `-`),
+    /// for ``Kind/server`` errors; `nil` for every other kind.
+    public var serverMessage: String? {
+        if case .server(let message) = code { return message }
+        return nil
+    }
+
+    /// A full sentence for logs: what happened and what to do about it.
+    public var description: String {
+        switch code {
+        case .invalidConfiguration(let detail):
+            return "Invalid RWLock configuration: \(detail)"
+        case .connection(let detail):
+            return "Redis connection failed: \(detail). Check that Redis is running and reachable "
+                + "at the configured address; the connection is discarded and the next command "
+                + "opens a new one."
+        case .server(let message):
+            return "Redis replied with an error: \"\(message)\"."
+        case .protocolError(let detail):
+            return "Redis sent a reply RWLock cannot decode: \(detail). Check that the server "
+                + "speaks RESP2 (Redis 2.6 or newer); the connection is discarded."
+        case .shutdown:
+            return "The RedisClient was shut down; create a new client to send more commands."
+        }
+    }
+
+    /// A setting is unusable; `detail` says which, why, and the expected form.
+    public static func invalidConfiguration(_ detail: String) -> RWLockError {
+        RWLockError(.invalidConfiguration(detail))
+    }
+
+    /// Redis could not be reached or the connection broke; `detail` carries
+    /// hiredis's error text and the address.
+    public static func connection(_ detail: String) -> RWLockError {
+        RWLockError(.connection(detail))
+    }
+
+    /// Redis answered with an error reply; `message` is that reply's text.
+    public static func server(_ message: String) -> RWLockError {
+        RWLockError(.server(message))
+    }
+
+    /// The reply could not be decoded; `detail` says what was unexpected.
+    public static func protocolError(_ detail: String) -> RWLockError {
+        RWLockError(.protocolError(detail))
+    }
+
+    /// A reply could not be decoded, without further detail.
+    public static var protocolError: RWLockError {
+        RWLockError(.protocolError("unexpected reply"))
+    }
+
+    /// The client was shut down before the command ran.
+    public static var shutdown: RWLockError { RWLockError(.shutdown) }
+}
