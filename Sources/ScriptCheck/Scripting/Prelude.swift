@@ -17,6 +17,7 @@ enum Prelude {
     local getinfo = debug.getinfo
     local raw_pcall, raw_rawset, raw_type, raw_tostring = pcall, rawset, type, tostring
     local raw_setmetatable, raw_rawget, raw_error, raw_select, raw_unpack = setmetatable, rawget, error, select, unpack
+    local raw_setfenv, raw_loadstring, raw_load = setfenv, loadstring, load
 
     -- What Redis 7.0 leaves out of the scripting globals.
     for _, name in ipairs({'print', 'dofile', 'loadfile', 'require', 'module', 'setfenv',
@@ -109,6 +110,20 @@ enum Prelude {
     end
     local environment = readonly(real, true)
     real._G = environment
+
+    -- A chunk from loadstring/load runs with the thread's globals in stock
+    -- Lua; give it the user's protected environment, so that it sees the
+    -- read-only globals Redis enforces everywhere (fidelity suite finding).
+    real.loadstring = function(...)
+      local f, e = raw_loadstring(...)
+      if f then raw_setfenv(f, environment) end
+      return f, e
+    end
+    real.load = function(...)
+      local f, e = raw_load(...)
+      if f then raw_setfenv(f, environment) end
+      return f, e
+    end
 
     return {handler = error_handler, environment = environment, globals = real}
     """#

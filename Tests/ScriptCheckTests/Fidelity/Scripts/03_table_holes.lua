@@ -1,0 +1,2 @@
+-- eval: , 
+return {1, nil, 3}

@@ -1,0 +1,2 @@
+-- eval: , 
+return {true, false, 1, nil, 2}

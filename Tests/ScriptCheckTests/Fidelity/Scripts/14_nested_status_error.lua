@@ -1,0 +1,1 @@
+return {1, {ok='in array'}, {err='nested error'}, redis.status_reply('S')}

@@ -1,0 +1,3 @@
+-- eval: s0 , 
+local ok, e = pcall(redis.call, 'HSET', KEYS[1])
+return {tostring(ok), e}

@@ -1,0 +1,1 @@
+error({err='TABLECODE from a table'})

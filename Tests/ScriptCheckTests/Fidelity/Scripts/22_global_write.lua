@@ -1,0 +1,4 @@
+-- eval: , 
+
+counter = 1
+return counter

@@ -1,0 +1,1 @@
+return {'a\0b', 'tab\there', 'quote"', '\255', 'new\nline'}

@@ -1,0 +1,1 @@
+return {pcall(function() error({err='tbl'}) end)}

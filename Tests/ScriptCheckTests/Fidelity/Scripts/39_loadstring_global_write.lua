@@ -1,0 +1,3 @@
+local f = loadstring('leaked = 1')
+f()
+return leaked

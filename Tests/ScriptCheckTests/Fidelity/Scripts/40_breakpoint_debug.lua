@@ -1,0 +1,1 @@
+return {redis.breakpoint(), redis.debug('ignored'), 'after'}
