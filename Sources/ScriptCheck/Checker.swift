@@ -62,9 +62,17 @@ public enum Checker {
             report.foreignStatesChecked = ForeignState.plants().count
             if report.counterexample == nil {
                 report.counterexample = explorer.exhaustive(options.exhaustive, stateLimit: options.stateLimit)
-                report.counterexample?.seed = options.seed
-                report.exhaustive = explorer.coverage
             }
+            // A second pass with one lost acquire reply (a duplicated call)
+            // per schedule, two steps shallower: the fault multiplies the tree.
+            if report.counterexample == nil, options.depth >= 2 {
+                var lossy = options.exhaustive
+                lossy.depth = options.depth - 2
+                lossy.maxLostReplies = 1
+                report.counterexample = explorer.exhaustive(lossy, stateLimit: options.stateLimit)
+            }
+            report.counterexample?.seed = options.seed
+            report.exhaustive = explorer.coverage
             if report.counterexample == nil {
                 let randomExplorer = Explorer(scripts: scripts)
                 report.counterexample = randomExplorer.random(options.random, seed: options.seed,

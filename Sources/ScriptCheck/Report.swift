@@ -15,7 +15,7 @@ extension CheckReport {
             lines.append(Timeline.render(counterexample))
         }
         lines.append("foreign state: \(foreignStatesChecked) corrupted lock states × 6 operations, no grant")
-        lines.append("exhaustive: depth \(depth), \(exhaustive.states) distinct states, \(exhaustive.schedules) schedules at the bound, \(exhaustive.steps) steps (\(exhaustive.scriptRuns) script runs, \(exhaustive.lostReplies) lost replies, \(exhaustive.crashes) crashes, \(exhaustive.timeJumps) time jumps), \(exhaustive.probes) liveness probes")
+        lines.append("exhaustive: depth \(depth) (and depth \(max(depth - 2, 0)) with one lost acquire reply per schedule), \(exhaustive.states) distinct states, \(exhaustive.schedules) schedules at the bound, \(exhaustive.steps) steps (\(exhaustive.scriptRuns) script runs, \(exhaustive.lostReplies) lost replies, \(exhaustive.crashes) crashes, \(exhaustive.timeJumps) time jumps), \(exhaustive.probes) liveness probes")
         lines.append("random: seed \(seed), \(random.schedules) schedules, \(random.steps) steps (\(random.scriptRuns) script runs, \(random.lostReplies) lost replies, \(random.crashes) crashes, \(random.timeJumps) time jumps), \(random.probes) liveness probes")
         lines.append(String(format: "took %.1f s, peak memory %.0f MiB", seconds, Double(peakMemoryBytes) / 1_048_576))
         lines.append(exitCode == 0 ? "OK: S1–S7 hold on every explored schedule" : "FAILED")

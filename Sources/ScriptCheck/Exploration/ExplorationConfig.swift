@@ -35,7 +35,7 @@ public struct ExplorationConfig: Hashable, Sendable {
 
     public init(clients: [ClientSpec], leaseMs: Int64 = 1000, intentMs: Int64 = 1500,
                 advances: [Int64]? = nil, depth: Int = 10, faults: Bool = true,
-                maxLostReplies: Int = 1, maxTimeJumps: Int = 3) {
+                maxLostReplies: Int = 0, maxTimeJumps: Int = 2) {
         self.clients = clients
         self.leaseMs = leaseMs
         self.intentMs = intentMs
@@ -47,16 +47,16 @@ public struct ExplorationConfig: Hashable, Sendable {
     }
 
     /// The small scope the default run searches exhaustively: two readers
-    /// and two writers, one reader preferring readers and one writer with a
-    /// hard cap, so both modes and the cap are in every search.
+    /// and two writers, one reader preferring readers and a reader and a
+    /// writer with hard caps, so both modes and both caps are in every search.
     public static let exhaustiveDefault = ExplorationConfig(clients: [
-        ClientSpec(.reader), ClientSpec(.reader, mode: "prefer-readers"),
+        ClientSpec(.reader, capMs: 1500), ClientSpec(.reader, mode: "prefer-readers"),
         ClientSpec(.writer), ClientSpec(.writer, capMs: 1500),
     ])
 
     /// The wider scope random schedules run in.
     public static let randomDefault = ExplorationConfig(clients: [
-        ClientSpec(.reader), ClientSpec(.reader), ClientSpec(.reader, mode: "prefer-readers"),
+        ClientSpec(.reader), ClientSpec(.reader, capMs: 2500), ClientSpec(.reader, mode: "prefer-readers"),
         ClientSpec(.writer), ClientSpec(.writer), ClientSpec(.writer, capMs: 2500),
     ])
 

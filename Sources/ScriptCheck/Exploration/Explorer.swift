@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 /// What a search covered, for the report.
 public struct Coverage: Hashable, Sendable {
     public var states = 0
@@ -8,6 +11,17 @@ public struct Coverage: Hashable, Sendable {
     public var crashes = 0
     public var timeJumps = 0
     public var probes = 0
+
+    mutating func add(_ other: Coverage) {
+        states += other.states
+        schedules += other.schedules
+        steps += other.steps
+        scriptRuns += other.scriptRuns
+        lostReplies += other.lostReplies
+        crashes += other.crashes
+        timeJumps += other.timeJumps
+        probes += other.probes
+    }
 
     mutating func count(_ action: Action) {
         steps += 1
@@ -35,49 +49,103 @@ public final class Explorer {
         self.engine = ScriptEngine(instructionBudget: instructionBudget)
     }
 
-    /// Depth-first search of every schedule up to `config.depth` steps,
-    /// pruning states already explored with at least as many steps left.
+    /// Every schedule up to `config.depth` steps, searched depth-first on
+    /// `threads` threads that share one table of visited states: a state
+    /// already explored with at least as many steps left is pruned.
     /// - Parameter stateLimit: stop after this many distinct states.
-    public func exhaustive(_ config: ExplorationConfig, stateLimit: Int = 2_000_000) -> Counterexample? {
-        var visited: [Int: Int8] = [:]
-        var path: [Action] = []
-        var found: (Violation, [Action])?
-
-        func search(_ world: World, remaining: Int) {
-            guard found == nil, visited.count < stateLimit else { return }
-            let hash = world.canonicalHash()
-            if let seen = visited[hash], Int(seen) >= remaining { return }
-            if visited[hash] == nil {
-                coverage.states += 1
-                coverage.probes += 1
-                if let violation = world.probe(scripts: scripts, engine: engine, config: config, inspecting: remaining == 0) {
-                    found = (violation, path)
-                    return
+    public func exhaustive(_ config: ExplorationConfig, stateLimit: Int = 2_000_000, threads: Int = 2) -> Counterexample? {
+        let shared = SearchBoard()
+        // Split the tree two steps down so the threads share the work evenly.
+        var frontier: [SearchItem] = [SearchItem(world: World(clientCount: config.clients.count), path: [])]
+        for _ in 0..<min(2, config.depth) {
+            var next: [SearchItem] = []
+            for item in frontier {
+                if let violation = visit(item.world, remaining: config.depth - item.path.count, path: item.path,
+                                         config: config, shared: shared, stateLimit: stateLimit) {
+                    return counterexample(violation, item.path, config: config, seed: 0, phase: "exhaustive")
+                }
+                for action in item.world.enabledActions(config) {
+                    var world = item.world
+                    let (_, violation) = world.apply(action, scripts: scripts, engine: engine, config: config)
+                    coverage.count(action)
+                    if let violation {
+                        return counterexample(violation, item.path + [action], config: config, seed: 0, phase: "exhaustive")
+                    }
+                    next.append(SearchItem(world: world, path: item.path + [action]))
                 }
             }
-            visited[hash] = Int8(remaining)
-            guard remaining > 0 else {
-                coverage.schedules += 1
-                return
-            }
-            for action in world.enabledActions(config) {
-                var next = world
-                let (_, violation) = next.apply(action, scripts: scripts, engine: engine, config: config)
-                coverage.count(action)
-                path.append(action)
-                if let violation {
-                    found = (violation, path)
-                    return
-                }
-                search(next, remaining: remaining - 1)
-                path.removeLast()
-                if found != nil { return }
-            }
+            frontier = next
         }
-
-        search(World(clientCount: config.clients.count), remaining: config.depth)
+        let work = frontier
+        let scripts = self.scripts
+        let group = DispatchGroup()
+        for _ in 0..<max(1, threads) {
+            group.enter()
+            Thread {
+                let worker = Explorer(scripts: scripts)
+                while let index = shared.state.withLock({ state -> Int? in
+                    guard state.found == nil, state.next < work.count else { return nil }
+                    defer { state.next += 1 }
+                    return state.next
+                }) {
+                    worker.search(work[index].world, remaining: config.depth - work[index].path.count,
+                                  path: work[index].path, config: config, shared: shared, stateLimit: stateLimit)
+                }
+                let covered = worker.coverage
+                shared.state.withLock { $0.coverage.add(covered) }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        let (found, covered) = shared.state.withLock { ($0.found, $0.coverage) }
+        coverage.add(covered)
         guard let (violation, actions) = found else { return nil }
         return counterexample(violation, actions, config: config, seed: 0, phase: "exhaustive")
+    }
+
+    /// Marks `world` visited; probes it when new. Returns a violation the
+    /// probe found, or nil; sets nothing else.
+    private func visit(_ world: World, remaining: Int, path: [Action], config: ExplorationConfig,
+                       shared: SearchBoard, stateLimit: Int) -> Violation? {
+        let hash = world.canonicalHash()
+        let isNew = shared.state.withLock { state -> Bool? in
+            guard state.found == nil, state.visited.count < stateLimit else { return nil }
+            if let seen = state.visited[hash], Int(seen) >= remaining { return nil }
+            let new = state.visited[hash] == nil
+            state.visited[hash] = Int8(remaining)
+            return new
+        }
+        guard let isNew else { return Self.pruned }
+        guard isNew else { return nil }
+        coverage.states += 1
+        coverage.probes += 1
+        return world.probe(scripts: scripts, engine: engine, config: config, inspecting: remaining == 0)
+    }
+
+    /// Sentinel from `visit`: explored before with as many steps left.
+    private static let pruned = Violation(invariant: "", message: "pruned")
+
+    private func search(_ world: World, remaining: Int, path: [Action], config: ExplorationConfig,
+                        shared: SearchBoard, stateLimit: Int) {
+        if let violation = visit(world, remaining: remaining, path: path, config: config, shared: shared, stateLimit: stateLimit) {
+            if violation != Self.pruned { shared.state.withLock { $0.report(violation, path) } }
+            return
+        }
+        guard remaining > 0 else {
+            coverage.schedules += 1
+            return
+        }
+        for action in world.enabledActions(config) {
+            var next = world
+            let (_, violation) = next.apply(action, scripts: scripts, engine: engine, config: config)
+            coverage.count(action)
+            if let violation {
+                shared.state.withLock { $0.report(violation, path + [action]) }
+                return
+            }
+            search(next, remaining: remaining - 1, path: path + [action], config: config, shared: shared, stateLimit: stateLimit)
+            if shared.state.withLock({ $0.found != nil }) { return }
+        }
     }
 
     /// `runs` random schedules of `steps` steps each, from `seed`; a probe
@@ -135,10 +203,13 @@ public final class Explorer {
 
     /// Replays `actions` from the start; the first violation, if any, and
     /// the records of every step up to it (a probe runs after the last step).
+    /// Steps a client could not take from where it believes it is (left
+    /// over after the shrinker dropped what led there) are skipped, so every
+    /// timeline shows calls a real client would make.
     func replay(_ actions: [Action], config: ExplorationConfig) -> (Violation?, [StepRecord]) {
         var world = World(clientCount: config.clients.count)
         var records: [StepRecord] = []
-        for action in actions {
+        for action in actions where world.allows(action, config) {
             let (record, violation) = world.apply(action, scripts: scripts, engine: engine, config: config)
             records.append(record)
             if let violation { return (violation, records) }
@@ -150,7 +221,7 @@ public final class Explorer {
                                 seed: UInt64, phase: String) -> Counterexample {
         let shrunk = Shrinker.shrink(actions, invariant: violation.invariant) { replay($0, config: config).0 }
         let (finalViolation, records) = replay(shrunk, config: config)
-        return Counterexample(violation: finalViolation ?? violation, actions: shrunk, steps: records,
+        return Counterexample(violation: finalViolation ?? violation, actions: records.map(\.action), steps: records,
                               seed: seed, phase: phase, config: config)
     }
 }
@@ -166,5 +237,32 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// One subtree root of the parallel search.
+struct SearchItem: Sendable {
+    var world: World
+    var path: [Action]
+}
+
+/// The shared state's home: a `Mutex` cannot be copied into each thread,
+/// so the threads share this object, which holds it.
+final class SearchBoard: Sendable {
+    let state = Mutex(SharedSearch())
+}
+
+/// What the search threads share: visited states, the next subtree to
+/// take, the first violation found, and their coverage.
+struct SharedSearch: Sendable {
+    var visited: [Int: Int8] = [:]
+    var next = 0
+    var found: (Violation, [Action])?
+    var coverage = Coverage()
+
+    /// Keeps the shortest schedule when both threads find one.
+    mutating func report(_ violation: Violation, _ path: [Action]) {
+        if let (_, existing) = found, existing.count <= path.count { return }
+        found = (violation, path)
     }
 }

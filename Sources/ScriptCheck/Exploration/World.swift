@@ -11,7 +11,7 @@ public struct StepRecord: Hashable, Sendable {
 
 /// One state of the explored system: the mock server, every client's view,
 /// and the oracle. A value: copying it forks the schedule.
-struct World: Hashable {
+struct World: Hashable, Sendable {
     static let lockName = "lock"
     static let keys: [[UInt8]] = ["writer", "readers", "caps", "queue", "intents", "fence", "channel"]
         .map { Array("rwlock:{\(lockName)}:\($0)".utf8) }
@@ -32,8 +32,8 @@ struct World: Hashable {
     var elapsedMs: Int64 { (redis.nowMicros - World.startMicros) / 1000 }
 
     /// The steps the exhaustive search branches on from here. Within the
-    /// fault budget: a lost reply for calls whose loss changes what the
-    /// client does next (a lost renew or release leaves only no-op retries),
+    /// fault budget: a lost reply for acquires, whose retry is the duplicated
+    /// call of the fault model (random schedules lose every kind of reply),
     /// and time jumps of half a lease and to the next deadline (exactly onto
     /// the boundary, where off-by-one bugs live).
     func enabledActions(_ config: ExplorationConfig) -> [Action] {
@@ -42,7 +42,7 @@ struct World: Hashable {
         for (index, client) in clients.enumerated() where !client.crashed {
             for operation in client.operations(for: config.clients[index].role) {
                 actions.append(.call(client: index, operation: operation, lostReply: false))
-                if mayLose, operation != .renew, operation != .release {
+                if mayLose, operation == .acquireRead || operation == .acquireWrite {
                     actions.append(.call(client: index, operation: operation, lostReply: true))
                 }
             }
@@ -54,6 +54,18 @@ struct World: Hashable {
         if let next = deadlines.filter({ $0 > now }).min() { jumps.insert(next - now) } else { jumps.formUnion(config.advances.dropFirst()) }
         for milliseconds in jumps.sorted() { actions.append(.advance(milliseconds: milliseconds)) }
         return actions
+    }
+
+    /// Whether a client in its current state would take `action`.
+    func allows(_ action: Action, _ config: ExplorationConfig) -> Bool {
+        switch action {
+        case .advance: return true
+        case .crash(let client): return !clients[client].crashed
+        case .giveUp(let client): return !clients[client].crashed && clients[client].phase == .waiting
+        case .call(let client, let operation, _):
+            return !clients[client].crashed
+                && clients[client].operations(for: config.clients[client].role).contains(operation)
+        }
     }
 
     /// The arguments of `operation` for a client.
@@ -114,8 +126,8 @@ struct World: Hashable {
         if let problem = run.problems.first {
             return Violation(invariant: "S7", message: "\(operation.rawValue).lua \(problem)")
         }
-        for command in run.commands {
-            let name = String(decoding: command[0], as: UTF8.self).lowercased()
+        for command in run.commands where !Linter.allowedCommandBytes.contains(command[0]) {
+            let name = command[0].lowercasedASCII
             if !Linter.allowedCommands.contains(name) {
                 return Violation(invariant: "S7", message: "\(operation.rawValue).lua ran \(name.uppercased()), which is not on the allow-list")
             }

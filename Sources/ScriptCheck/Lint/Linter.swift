@@ -23,6 +23,10 @@ public enum Linter {
         "zremrangebyscore", "sadd", "srem", "scard", "sismember", "smembers", "publish", "time",
     ]
 
+    /// The allow-list as the bytes scripts usually send (lower and upper
+    /// case), so the per-call check needs no string conversion.
+    static let allowedCommandBytes: Set<[UInt8]> = Set(allowedCommands.flatMap { [Array($0.utf8), Array($0.uppercased().utf8)] })
+
     /// Globals Redis 7.0 gives a script that a lock script may read.
     public static let allowedGlobals: Set<String> = [
         "redis", "KEYS", "ARGV", "assert", "error", "ipairs", "pairs", "next", "pcall", "xpcall",

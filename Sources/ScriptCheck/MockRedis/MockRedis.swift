@@ -108,12 +108,12 @@ public struct MockRedis: Hashable, Sendable {
     /// Commands the mock implements. A name that Redis knows but this returns
     /// false for gets "ERR mock redis does not model command '<name>'".
     public static func isSupported(_ name: String) -> Bool {
-        modelled.contains(name.lowercased())
+        modelled.contains(name) || modelled.contains(name.lowercased())
     }
 
     /// Whether Redis 7.0.15 has a top-level command of this name at all.
     public static func isKnownToRedis(_ name: String) -> Bool {
-        RedisCommandTable.commands[name.lowercased()] != nil
+        RedisCommandTable.commands[name] != nil || RedisCommandTable.commands[name.lowercased()] != nil
     }
 
     static let modelled: Set<String> = [

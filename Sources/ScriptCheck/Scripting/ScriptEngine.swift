@@ -195,12 +195,18 @@ public final class ScriptEngine {
             switch argument {
             case .string(let bytes): argv.append(bytes)
             // Redis formats numbers with %.17g, not Lua's %.14g (script_lua.c).
-            case .number(let number): argv.append(Array(formatG(number, precision: 17).utf8))
+            case .number(let number):
+                // Integral values print the same under %.17g as in decimal; skip printf for them.
+                if number == number.rounded(.towardZero), abs(number) < 1e15 {
+                    argv.append(Array(String(Int64(number)).utf8))
+                } else {
+                    argv.append(Array(formatG(number, precision: 17).utf8))
+                }
             default: return fail(ScriptEngine.errorTable("Lua redis lib command arguments must be strings or integers"))
             }
         }
         commands.append(argv)
-        let name = String(decoding: argv[0], as: UTF8.self).lowercased()
+        let name = argv[0].lowercasedASCII
         if !MockRedis.isSupported(name), MockRedis.isKnownToRedis(name) {
             problems.append(.unmodelledCommand(name))
         }
