@@ -49,7 +49,7 @@ let package = Package(
             name: "ScriptCheckTests",
             dependencies: ["ScriptCheck", "RWLock"],
             // Lua corpus of the fidelity suite, read from disk by path.
-            exclude: ["Fidelity/Scripts"]
+            exclude: ["Fidelity/Scripts", "KnownBad"]
         ),
     ],
     swiftLanguageModes: [.v6]

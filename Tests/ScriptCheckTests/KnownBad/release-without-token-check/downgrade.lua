@@ -1,0 +1,50 @@
+-- downgrade: turn this token's live write lease into a read lease, atomically,
+-- so no other writer can get in between; waiting readers are woken.
+--
+-- KEYS[1] writer   hash   token, fence, cap of the write lease; expires with it
+-- KEYS[2] readers  zset   reader token -> lease deadline (server ms)
+-- KEYS[3] caps     zset   reader token -> hard cap on its total hold (server ms)
+-- KEYS[4] queue    zset   waiting writer token -> arrival (server us)
+-- KEYS[5] intents  zset   waiting writer token -> intent deadline (server ms)
+-- KEYS[6] fence    string last fencing token granted
+-- KEYS[7] channel  pub/sub channel announcing releases (not a stored key)
+-- ARGV[1] token    the write lease's token; the read lease keeps it
+-- ARGV[2] lease    read lease length in ms, a positive integer
+-- REPLY {int, int} | error
+--   {1, lease_ms} downgraded; {0, 0} the token holds no live write lease.
+-- Upholds S2 (the writer is gone before the reader exists, in one step), S4,
+-- and the hard cap, which carries over to the read lease.
+
+local token, lease = ARGV[1], ARGV[2]
+if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
+if not string.match(lease, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') then
+  return redis.error_reply('RWLOCK lease must be a positive integer of milliseconds')
+end
+lease = tonumber(lease)
+local expected = {'hash', 'zset', 'zset', 'zset', 'zset', 'string'}
+for i = 1, 6 do
+  local found = redis.call('TYPE', KEYS[i]).ok
+  if found ~= 'none' and found ~= expected[i] then
+    return redis.error_reply('RWLOCK key ' .. KEYS[i] .. ' holds a ' .. found .. ', not a ' .. expected[i])
+  end
+end
+
+-- Redis keeps a key until its deadline has passed; the lease ends at it.
+if redis.call('PTTL', KEYS[1]) <= 0 or redis.call('HGET', KEYS[1], 'token') ~= token then return {0, 0} end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local cap = tonumber(redis.call('HGET', KEYS[1], 'cap')) or 0
+redis.call('DEL', KEYS[1])
+
+local deadline = now + lease
+if cap > 0 then
+  deadline = math.min(deadline, cap)
+  redis.call('ZADD', KEYS[3], cap, token)
+  local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[3], last[2])
+end
+redis.call('ZADD', KEYS[2], deadline, token)
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
+redis.call('PUBLISH', KEYS[7], 'downgraded')
+return {1, deadline - now}
