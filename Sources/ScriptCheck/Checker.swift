@@ -40,6 +40,7 @@ public struct CheckReport: Sendable {
     public var seconds: Double = 0
     public var peakMemoryBytes: Int = 0
     public var depth: Int
+    public var runs: Int
 
     /// 0 when clean, 1 when a lint error or a violation was found.
     public var exitCode: Int32 { lint.isEmpty && counterexample == nil ? 0 : 1 }
@@ -51,7 +52,7 @@ public struct CheckReport: Sendable {
 public enum Checker {
     public static func run(_ scripts: LockScripts, options: CheckOptions) -> CheckReport {
         let started = ContinuousClock.now
-        var report = CheckReport(directory: scripts.directory, seed: options.seed, depth: options.depth)
+        var report = CheckReport(directory: scripts.directory, seed: options.seed, depth: options.depth, runs: options.runs)
         report.lint = Linter.lint(scripts)
         if report.lint.isEmpty {
             let explorer = Explorer(scripts: scripts)
@@ -77,6 +78,8 @@ public enum Checker {
                 let randomExplorer = Explorer(scripts: scripts)
                 report.counterexample = randomExplorer.random(options.random, seed: options.seed,
                                                                runs: options.runs, steps: options.stepsPerRun)
+                // The run's seed, not the schedule's: --seed replays the whole run.
+                report.counterexample?.seed = options.seed
                 report.random = randomExplorer.coverage
             }
         }

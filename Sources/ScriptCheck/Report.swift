@@ -13,6 +13,7 @@ extension CheckReport {
         if let counterexample {
             lines.append("INVARIANT VIOLATED")
             lines.append(Timeline.render(counterexample))
+            lines.append("reproduce: script-check --lua-dir \(directory) --seed \(seed) --runs \(runs) --depth \(depth)")
         }
         lines.append("foreign state: \(foreignStatesChecked) corrupted lock states × 6 operations, no grant")
         lines.append("exhaustive: depth \(depth) (and depth \(max(depth - 2, 0)) with one lost acquire reply per schedule), \(exhaustive.states) distinct states, \(exhaustive.schedules) schedules at the bound, \(exhaustive.steps) steps (\(exhaustive.scriptRuns) script runs, \(exhaustive.lostReplies) lost replies, \(exhaustive.crashes) crashes, \(exhaustive.timeJumps) time jumps), \(exhaustive.probes) liveness probes")

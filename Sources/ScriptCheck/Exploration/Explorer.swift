@@ -152,12 +152,8 @@ public final class Explorer {
     /// for S5 ends every schedule.
     public func random(_ config: ExplorationConfig, seed: UInt64, runs: Int, steps: Int) -> Counterexample? {
         var generator = SplitMix64(seed: seed)
-        for run in 0..<runs {
-            let runSeed = generator.next()
-            if let example = randomSchedule(config, seed: runSeed, steps: steps) {
-                _ = run
-                return example
-            }
+        for _ in 0..<runs {
+            if let example = randomSchedule(config, seed: generator.next(), steps: steps) { return example }
         }
         return nil
     }

@@ -62,7 +62,6 @@ public enum Timeline {
                 column == 5 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
             }.joined(separator: "  "))
         }
-        lines.append("reproduce: script-check --seed \(example.seed)")
         return lines.joined(separator: "\n")
     }
 }
