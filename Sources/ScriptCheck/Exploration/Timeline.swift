@@ -50,6 +50,10 @@ public enum Timeline {
     public static func render(_ example: Counterexample) -> String {
         var lines = ["\(example.violation)",
                      "found by the \(example.phase) search (seed \(example.seed)); \(example.steps.count) steps, lease \(example.config.leaseMs) ms, intent \(example.config.intentMs) ms:"]
+        guard !example.steps.isEmpty else {
+            lines[1] = "found by the \(example.phase) check: one call on a planted lock state, no schedule needed"
+            return lines.joined(separator: "\n")
+        }
         var rows = [["#", "time", "client", "operation", "reply", "oracle after the step"]]
         for (index, step) in example.steps.enumerated() {
             let (client, operation) = describe(step.action, token: step.token, config: example.config)
