@@ -66,11 +66,19 @@ static void clua_budget_hook(lua_State *L, lua_Debug *ar) {
     if (limits == NULL) return;
     limits->instructions_left -= CLUA_HOOK_STRIDE;
     if (limits->instructions_left <= 0) {
-        // Sticky: a script that catches this with pcall hits it again at the
-        // next stride, so no loop can outrun the budget.
+        // Sticky, and from now on at every instruction (as Redis does after
+        // SCRIPT KILL): a loop that catches the error with pcall meets it
+        // again outside the pcall, so no script can outrun the budget.
         limits->budget_exceeded = 1;
+        lua_sethook(L, clua_budget_hook, LUA_MASKCOUNT, 1);
         luaL_error(L, "script exceeded the instruction budget");
     }
+}
+
+/// Back to the normal stride before a new call (after a budget overrun the
+/// hook fires at every instruction).
+static inline void clua_reset_hook(lua_State *L) {
+    lua_sethook(L, clua_budget_hook, LUA_MASKCOUNT, CLUA_HOOK_STRIDE);
 }
 
 static inline void clua_install_limits(lua_State *L, clua_limits *limits) {

@@ -114,6 +114,7 @@ final class LuaState {
         }
         limits.pointee.instructions_left = instructionBudget
         limits.pointee.budget_exceeded = 0
+        clua_reset_hook(state)
         limits.pointee.memory_exceeded = 0
         limits.pointee.bytes_limit = memoryLimit
         let status = lua_pcall(state, 0, 1, handlerIndex)

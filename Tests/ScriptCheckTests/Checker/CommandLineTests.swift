@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+/// The `script-check` executable's promises: exit codes, output formats.
+/// Runs the binary SwiftPM built next to this test bundle.
+@Suite(.timeLimit(.minutes(2))) struct CommandLineTests {
+    static let binary: URL? = {
+        let products = Bundle.main.bundleURL.deletingLastPathComponent()
+        let candidates = [products.appendingPathComponent("script-check"),
+                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("script-check")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = try #require(Self.binary)
+        process.arguments = arguments
+        // Files, not pipes: a child filling one pipe while we drain the other
+        // would deadlock.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outURL = directory.appendingPathComponent("out"), errURL = directory.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        process.waitUntilExit()
+        try out.close()
+        try err.close()
+        return (process.terminationStatus,
+                String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+
+    @Test(.enabled(if: binary != nil)) func missingDirectoryIsASetupError() throws {
+        let result = try run(["--lua-dir", "/nonexistent/lua"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("no such Lua directory"))
+    }
+
+    @Test(.enabled(if: binary != nil)) func unknownOptionIsAUsageError() throws {
+        let result = try run(["--no-such-flag"])
+        #expect(result.status == 2)
+    }
+
+    @Test(.enabled(if: binary != nil)) func badDesignExitsOneWithInvariantAndTimeline() throws {
+        let fixture = Self.packageRoot.appendingPathComponent("Tests/ScriptCheckTests/KnownBad/write-ignores-readers").path
+        let result = try run(["--lua-dir", fixture, "--seed", "5", "--runs", "10", "--depth", "4"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("S2 (readers exclude writers)"))
+        #expect(result.stdout.contains("acquire_write("))
+        #expect(result.stdout.contains("--seed 5"))
+    }
+
+    @Test(.enabled(if: binary != nil)) func jsonReportIsOneObject() throws {
+        let fixture = Self.packageRoot.appendingPathComponent("Tests/ScriptCheckTests/KnownBad/read-ignores-intent").path
+        let result = try run(["--lua-dir", fixture, "--seed", "9", "--runs", "10", "--depth", "4", "--json"])
+        #expect(result.status == 1)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let violation = object?["violation"] as? [String: Any]
+        #expect(violation?["invariant"] as? String == "S3")
+        #expect(object?["ok"] as? Bool == false)
+    }
+
+    @Test(.enabled(if: binary != nil)) func goodScriptsPassASmallRun() throws {
+        let result = try run(["--lua-dir", Self.packageRoot.appendingPathComponent("lua").path,
+                              "--seed", "3", "--runs", "20", "--depth", "4"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("distinct states"))
+        #expect(result.stdout.contains("peak memory"))
+    }
+
+    @Test(.enabled(if: binary != nil)) func evalPrintsLikeRedisCli() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("eval-\(UUID().uuidString).lua")
+        try Data("return {KEYS[1], ARGV[1], 3.7, {err='no'}}".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try run(["eval", file.path, "k1", ",", "a1"])
+        #expect(result.status == 0)
+        #expect(result.stdout == "1) \"k1\"\n2) \"a1\"\n3) (integer) 3\n4) (error) no\n")
+    }
+}
