@@ -56,7 +56,8 @@ public enum Checker {
         report.lint = Linter.lint(scripts)
         if report.lint.isEmpty {
             let explorer = Explorer(scripts: scripts)
-            if let violation = ForeignState.check(scripts: scripts, engine: explorer.engine, config: options.exhaustive) {
+            if let violation = ForeignState.check(scripts: scripts, engine: explorer.engine, config: options.exhaustive)
+                ?? BadArguments.check(scripts: scripts, engine: explorer.engine, config: options.exhaustive) {
                 report.counterexample = Counterexample(violation: violation, actions: [], steps: [], seed: options.seed,
                                                        phase: "foreign-state", config: options.exhaustive)
             }

@@ -47,10 +47,11 @@ public struct ExplorationConfig: Hashable, Sendable {
     }
 
     /// The small scope the default run searches exhaustively: two readers
-    /// and two writers, one reader preferring readers and a reader and a
-    /// writer with hard caps, so both modes and both caps are in every search.
+    /// and two writers, one reader preferring readers and a reader (with a cap
+    /// shorter than a lease) and a writer with hard caps, so both modes and
+    /// both kinds of cap are in every search.
     public static let exhaustiveDefault = ExplorationConfig(clients: [
-        ClientSpec(.reader, capMs: 1500), ClientSpec(.reader, mode: "prefer-readers"),
+        ClientSpec(.reader, capMs: 700), ClientSpec(.reader, mode: "prefer-readers"),
         ClientSpec(.writer), ClientSpec(.writer, capMs: 1500),
     ])
 
@@ -60,6 +61,6 @@ public struct ExplorationConfig: Hashable, Sendable {
         ClientSpec(.writer), ClientSpec(.writer), ClientSpec(.writer, capMs: 2500),
     ])
 
-    /// The longest any lease or intent can outlive its holder.
-    var longestLeaseMs: Int64 { max(leaseMs, intentMs) }
+    /// The longest any lease, intent or cap record can outlive its holder.
+    var longestLeaseMs: Int64 { max(leaseMs, intentMs, clients.map(\.capMs).max() ?? 0) }
 }

@@ -6,6 +6,11 @@ enum ForeignState {
     struct Plant {
         var name: String
         var commands: [[String]]
+        /// The key the plant corrupts; the error must name it.
+        var key: String { commands[0][1] }
+        /// A key of the wrong type: every script must refuse it. Garbage in
+        /// the fence or a writer without expiry concerns only acquires.
+        var wrongType: Bool { !name.contains("garbage") && !name.contains("negative") && !name.contains("expiry") }
     }
 
     static func plants() -> [Plant] {
@@ -37,6 +42,60 @@ enum ForeignState {
                 let granted = Oracle.integers(run.reply).first == 1
                 if granted && (operation == .acquireRead || operation == .acquireWrite) {
                     return Violation(invariant: "S7", message: "with \(plant.name), \(operation.rawValue).lua granted a lease instead of reporting the corruption: \(Timeline.describe(run.reply))")
+                }
+                // A clear error: the lock's own, naming the corrupted key.
+                let mustReport = plant.wrongType || operation == .acquireRead || operation == .acquireWrite
+                if mustReport {
+                    guard case .error(let text) = run.reply, text.hasPrefix("RWLOCK "), text.contains(plant.key) else {
+                        return Violation(invariant: "S7", message: "with \(plant.name), \(operation.rawValue).lua replied \(Timeline.describe(run.reply)), not an RWLOCK error naming \(plant.key)")
+                    }
+                }
+            }
+        }
+        return nil
+    }
+}
+
+/// Bad input from a client: every malformed argument is refused with an
+/// error reply and changes nothing; every argument at the edge of what is
+/// valid is accepted.
+enum BadArguments {
+    static func check(scripts: LockScripts, engine: ScriptEngine, config: ExplorationConfig) -> Violation? {
+        let long = String(repeating: "t", count: 200)
+        // Per operation: argument lists that must fail, and ones that must not.
+        let cases: [(LockOperation, refused: [[String]], accepted: [[String]])] = [
+            (.acquireRead,
+             [["", "1000", "prefer-writers", "0"], [long + "t", "1000", "prefer-writers", "0"],
+              ["t", "0", "prefer-writers", "0"], ["t", "-5", "prefer-writers", "0"], ["t", "1.5", "prefer-writers", "0"],
+              ["t", "abc", "prefer-writers", "0"], ["t", "1000", "prefer-nobody", "0"], ["t", "1000", "prefer-writers", "-1"],
+              ["t", "1000", "prefer-writers", "x"]],
+             [[long, "1", "prefer-writers", "0"], ["t", "1000", "prefer-readers", "5"]]),
+            (.acquireWrite,
+             [["", "1000", "1500", "0"], [long + "t", "1000", "1500", "0"], ["t", "0", "1500", "0"],
+              ["t", "1000", "0", "0"], ["t", "1000", "1500", "-1"], ["t", "10.5", "1500", "0"]],
+             [[long, "1", "1", "0"], ["t", "1000", "1500", "7"]]),
+            (.renew, [["", "1000"], ["t", "0"], ["t", "-1"], [long + "t", "1000"]], [[long, "1"]]),
+            (.downgrade, [["", "1000"], ["t", "0"], [long + "t", "1000"]], [[long, "1"]]),
+            (.release, [[""], [long + "t"]], [[long]]),
+            (.withdraw, [[""], [long + "t"]], [[long]]),
+        ]
+        for (operation, refused, accepted) in cases {
+            for arguments in refused {
+                var world = World(clientCount: 1)
+                let before = world.redis
+                let run = world.run(operation, arguments: arguments.map { Array($0.utf8) }, scripts: scripts, engine: engine)
+                guard case .error = run.reply else {
+                    return Violation(invariant: "S7", message: "\(operation.rawValue).lua accepted bad arguments \(arguments): \(Timeline.describe(run.reply))")
+                }
+                if world.redis != before {
+                    return Violation(invariant: "S7", message: "\(operation.rawValue).lua changed the lock's keys while refusing bad arguments \(arguments)")
+                }
+            }
+            for arguments in accepted {
+                var world = World(clientCount: 1)
+                let run = world.run(operation, arguments: arguments.map { Array($0.utf8) }, scripts: scripts, engine: engine)
+                if case .error(let text) = run.reply {
+                    return Violation(invariant: "S7", message: "\(operation.rawValue).lua refused valid arguments \(arguments): \(text)")
                 }
             }
         }

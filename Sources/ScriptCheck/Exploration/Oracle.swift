@@ -1,6 +1,7 @@
 /// An invariant of DESIGN.md that a schedule broke.
 public struct Violation: Hashable, Sendable, CustomStringConvertible {
-    /// `S1` … `S7`, or `CAP` for the hard cap on hold time.
+    /// `S1` … `S7`, `CAP` for the hard cap on hold time, `FIFO` for the
+    /// order waiting writers are served in.
     public var invariant: String
     public var message: String
 
@@ -9,7 +10,7 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
     static let titles = [
         "S1": "(one writer)", "S2": "(readers exclude writers)", "S3": "(writer preference)",
         "S4": "(only the holder)", "S5": "(no leak)", "S6": "(fencing)", "S7": "(script hygiene)",
-        "CAP": "(hard cap on hold time)",
+        "CAP": "(hard cap on hold time)", "FIFO": "(waiting writers served first come, first served)",
     ]
 }
 
@@ -27,7 +28,15 @@ struct Oracle: Hashable, Sendable {
     var leases: [String: Lease] = [:]
     /// Waiting writers' intents: token → when the intent ends.
     var intents: [String: Int64] = [:]
+    /// When each intent was registered (server µs): writers are served in
+    /// this order, ties broken by token, as the queue's sorted set orders them.
+    var arrivals: [String: Int64] = [:]
     var lastFence: Int64 = 0
+    /// How well the caller knows the script's clock, in µs: 0 on the mock
+    /// (exact). Replaying on a real server only brackets it to the
+    /// millisecond, so fences are checked within that window and queue
+    /// positions, which hinge on microseconds, are not checked.
+    var clockResolutionMicros: Int64 = 0
 
     func live(_ token: String, at now: Int64) -> Lease? {
         guard let lease = leases[token], lease.expiresMs > now else { return nil }
@@ -42,6 +51,17 @@ struct Oracle: Hashable, Sendable {
     mutating func forgetExpired(at now: Int64) {
         leases = leases.filter { $0.value.expiresMs > now }
         intents = intents.filter { $0.value > now }
+        arrivals = arrivals.filter { intents[$0.key] != nil }
+    }
+
+    /// Live intents in the order the writers will be served.
+    func queue(at now: Int64) -> [String] {
+        liveIntents(at: now).sorted { (arrivals[$0] ?? 0, $0) < (arrivals[$1] ?? 0, $1) }
+    }
+
+    /// What a grant of `lease` ms with hard cap `capMs` (0: none) reports.
+    static func grantedMs(_ config: ExplorationConfig, capMs: Int64) -> Int64 {
+        capMs > 0 ? min(config.leaseMs, capMs) : config.leaseMs
     }
 
     /// S1 and S2 at instant `now`.
@@ -60,7 +80,21 @@ struct Oracle: Hashable, Sendable {
     /// Updates the record from one call's reply and checks what that call
     /// alone can break (S3, S4, S6, the cap, and denials with nothing in the way).
     mutating func record(_ operation: LockOperation, token: String, spec: ClientSpec, reply: RedisReply,
-                         now: Int64, config: ExplorationConfig) -> Violation? {
+                         nowMicros: Int64, config: ExplorationConfig) -> Violation? {
+        // The invariant a reply breaks says more than its odd shape: check
+        // the shape last.
+        if let violation = recordLease(operation, token: token, spec: spec, reply: reply, nowMicros: nowMicros, config: config) {
+            return violation
+        }
+        if let problem = Oracle.exactShape(operation, Oracle.integers(reply)) {
+            return Violation(invariant: "S7", message: "\(operation.rawValue).lua replied \(Timeline.describe(reply)): \(problem)")
+        }
+        return nil
+    }
+
+    private mutating func recordLease(_ operation: LockOperation, token: String, spec: ClientSpec, reply: RedisReply,
+                                      nowMicros: Int64, config: ExplorationConfig) -> Violation? {
+        let now = nowMicros / 1000
         let fields = Oracle.integers(reply)
         let held = live(token, at: now)
         switch operation {
@@ -72,13 +106,18 @@ struct Oracle: Hashable, Sendable {
                     if spec.mode == "prefer-writers", let intent = liveIntents(at: now).first {
                         return Violation(invariant: "S3", message: "read lease \(token) was granted while writer \(intent) was waiting")
                     }
-                    if ttl <= 0 || ttl > config.leaseMs {
-                        return Violation(invariant: "S7", message: "read lease \(token) granted for \(ttl) ms; asked for \(config.leaseMs)")
+                    let expected = Oracle.grantedMs(config, capMs: spec.capMs)
+                    if ttl != expected {
+                        return Violation(invariant: "S7", message: "read lease \(token) granted for \(ttl) ms; the lease (and cap) give \(expected)")
                     }
                     leases[token] = Lease(write: false, expiresMs: now + ttl, capMs: spec.capMs > 0 ? now + spec.capMs : nil, fence: 0)
                 } else if held!.write {
                     return Violation(invariant: "S2", message: "\(token) holds the write lease and was granted a read lease too")
+                } else if ttl != held!.expiresMs - now {
+                    return Violation(invariant: "S7", message: "a retried read acquire of \(token) reported \(ttl) ms left; its lease has \(held!.expiresMs - now)")
                 }
+            } else if fields.count > 1, fields[1] <= 0 {
+                return Violation(invariant: "S7", message: "reader \(token) was refused with a wait hint of \(fields[1]) ms")
             } else if liveWriters(at: now).isEmpty {
                 if spec.mode == "prefer-readers" {
                     return Violation(invariant: "S3", message: "reader \(token) (prefer-readers) was refused though no writer held the lock")
@@ -96,23 +135,46 @@ struct Oracle: Hashable, Sendable {
                     if fence != held.fence {
                         return Violation(invariant: "S6", message: "a retried acquire of \(token) returned fence \(fence), its lease has fence \(held.fence)")
                     }
+                    if ttl != held.expiresMs - now {
+                        return Violation(invariant: "S7", message: "a retried write acquire of \(token) reported \(ttl) ms left; its lease has \(held.expiresMs - now)")
+                    }
                     return nil
+                }
+                if clockResolutionMicros == 0, let first = queue(at: now).first, first != token {
+                    return Violation(invariant: "FIFO", message: "write lease went to \(token) while \(first) had been waiting longer")
                 }
                 if fence <= lastFence {
                     return Violation(invariant: "S6", message: "write lease \(token) got fence \(fence), not above the last fence granted (\(lastFence))")
                 }
-                if ttl <= 0 || ttl > config.leaseMs {
-                    return Violation(invariant: "S7", message: "write lease \(token) granted for \(ttl) ms; asked for \(config.leaseMs)")
+                // The design's fence, max(last + 1, server µs), is what keeps
+                // S6 across expiry of every key: check the formula, not only
+                // the order the explored schedules happen to show.
+                let lowest = max(lastFence + 1, nowMicros), highest = max(lastFence + 1, nowMicros + clockResolutionMicros)
+                if fence < lowest || fence > highest {
+                    return Violation(invariant: "S6", message: "write lease \(token) got fence \(fence); max(last + 1, server µs) is \(lowest)")
+                }
+                let expected = Oracle.grantedMs(config, capMs: spec.capMs)
+                if ttl != expected {
+                    return Violation(invariant: "S7", message: "write lease \(token) granted for \(ttl) ms; the lease (and cap) give \(expected)")
                 }
                 lastFence = fence
                 intents[token] = nil
+                arrivals[token] = nil
                 leases[token] = Lease(write: true, expiresMs: now + ttl, capMs: spec.capMs > 0 ? now + spec.capMs : nil, fence: fence)
             } else {
                 let others = liveIntents(at: now).filter { $0 != token }
                 if leases.allSatisfy({ $0.value.expiresMs <= now }) && others.isEmpty {
                     return Violation(invariant: "S5", message: "writer \(token) was refused though nobody held or waited for the lock")
                 }
+                if intents[token].map({ $0 <= now }) ?? true { arrivals[token] = nowMicros }
                 intents[token] = now + config.intentMs
+                let position = (queue(at: now).firstIndex(of: token) ?? -1) + 1
+                if clockResolutionMicros == 0, fields.count > 2, fields[2] != Int64(position) {
+                    return Violation(invariant: "FIFO", message: "writer \(token) was told it is number \(fields[2]) in the queue; it is number \(position)")
+                }
+                if fields.count > 1, fields[1] <= 0 {
+                    return Violation(invariant: "S7", message: "writer \(token) was refused with a wait hint of \(fields[1]) ms")
+                }
             }
         case .release:
             let released = fields.first == 1
@@ -139,6 +201,10 @@ struct Oracle: Hashable, Sendable {
             if now + ttl < lease.expiresMs {
                 return Violation(invariant: "S4", message: "renew of \(token) shortened its live lease")
             }
+            let asked = min(now + config.leaseMs, lease.capMs ?? Int64.max)
+            if now + ttl != max(asked, lease.expiresMs) {
+                return Violation(invariant: "S7", message: "renew of \(token) reported \(ttl) ms; the lease (and cap) give \(max(asked, lease.expiresMs) - now)")
+            }
             lease.expiresMs = now + ttl
             leases[token] = lease
         case .downgrade:
@@ -156,10 +222,41 @@ struct Oracle: Hashable, Sendable {
                 if let cap = lease.capMs, now + ttl > cap {
                     return Violation(invariant: "CAP", message: "downgrade of \(token) set a read lease past its hard cap")
                 }
+                let expected = min(now + config.leaseMs, lease.capMs ?? Int64.max) - now
+                if ttl != expected {
+                    return Violation(invariant: "S7", message: "downgrade of \(token) reported a read lease of \(ttl) ms; the lease (and cap) give \(expected)")
+                }
                 leases[token] = lease
             }
         case .withdraw:
+            let hadIntent = intents[token].map { $0 > now } ?? false
+            if (fields.first == 1) != hadIntent {
+                return Violation(invariant: "S4", message: "withdraw by \(token) replied \(fields.first ?? -1); it \(hadIntent ? "had" : "had no") live intent")
+            }
             intents[token] = nil
+            arrivals[token] = nil
+        case .inspect:
+            break
+        }
+        return nil
+    }
+
+    /// Replies the headers allow but the design never gives: a refusal is
+    /// exactly {0, 0} (renew, downgrade), a reader's third field is 0, a
+    /// yes/no answer is 0 or 1.
+    static func exactShape(_ operation: LockOperation, _ fields: [Int64]) -> String? {
+        switch operation {
+        case .acquireRead:
+            if fields.count == 3, fields[2] != 0 { return "a read acquire's third field is always 0" }
+            if let first = fields.first, first != 0, first != 1 { return "the first field is 1 (granted) or 0" }
+        case .acquireWrite:
+            if let first = fields.first, first != 0, first != 1 { return "the first field is 1 (granted) or 0" }
+        case .renew, .downgrade:
+            if fields.first == 0, fields.count > 1, fields[1] != 0 { return "a refusal is {0, 0}" }
+            if let first = fields.first, first != 0, first != 1 { return "the first field is 1 or 0" }
+            if fields.first == 1, fields.count > 1, fields[1] <= 0 { return "a renewed lease has time left" }
+        case .release, .withdraw:
+            if let first = fields.first, first != 0, first != 1 { return "the reply is 1 or 0" }
         case .inspect:
             break
         }

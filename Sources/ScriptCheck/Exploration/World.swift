@@ -15,7 +15,9 @@ struct World: Hashable, Sendable {
     static let lockName = "lock"
     static let keys: [[UInt8]] = ["writer", "readers", "caps", "queue", "intents", "fence", "channel"]
         .map { Array("rwlock:{\(lockName)}:\($0)".utf8) }
-    static let startMicros: Int64 = 1_700_000_000_000_000
+    /// A start with a sub-millisecond part, so scripts that round server
+    /// time wrongly show it.
+    static let startMicros: Int64 = 1_700_000_000_000_250
 
     var redis = MockRedis(nowMicros: World.startMicros)
     var clients: [ClientState]
@@ -102,11 +104,13 @@ struct World: Hashable, Sendable {
             let spec = config.clients[client]
             let callToken = clients[client].token(of: client)
             token = callToken
+            let publishedBefore = redis.published.count
             let run = run(operation, arguments: World.arguments(operation, token: callToken, spec: spec, config: config),
                           scripts: scripts, engine: engine)
             reply = run.reply
             violation = World.hygiene(run, operation: operation, scripts: scripts)
-                ?? oracle.record(operation, token: callToken, spec: spec, reply: run.reply, now: nowMs, config: config)
+                ?? oracle.record(operation, token: callToken, spec: spec, reply: run.reply, nowMicros: redis.nowMicros, config: config)
+                ?? World.wakeups(operation, reply: run.reply, published: redis.published.count - publishedBefore)
             if lostReply { lostReplies += 1 } else { clients[client].learn(from: operation, reply: run.reply) }
         }
         violation = violation ?? oracle.checkExclusion(at: nowMs) ?? leakedKey()
@@ -132,11 +136,26 @@ struct World: Hashable, Sendable {
                 return Violation(invariant: "S7", message: "\(operation.rawValue).lua ran \(name.uppercased()), which is not on the allow-list")
             }
         }
+        for command in run.commands where command[0].lowercasedASCII == "publish" && command.count > 1 && command[1] != World.keys[6] {
+            return Violation(invariant: "S5", message: "\(operation.rawValue).lua published on \(String(decoding: command[1], as: UTF8.self)), not the lock's channel")
+        }
         if case .error(let text) = run.reply {
             return Violation(invariant: "S7", message: "\(operation.rawValue).lua replied with an error on a healthy lock: \(text)")
         }
         if let shape = scripts.headers[operation]?.reply, !shape.matches(run.reply) {
             return Violation(invariant: "S7", message: "\(operation.rawValue).lua replied \(Timeline.describe(run.reply)), not its documented shape \(shape)")
+        }
+        return nil
+    }
+
+    /// Waiting without polling depends on every release, downgrade and
+    /// withdrawal announcing itself once on the lock's channel, and on
+    /// nothing else doing so.
+    static func wakeups(_ operation: LockOperation, reply: RedisReply, published: Int) -> Violation? {
+        let changed = Oracle.integers(reply).first == 1
+        let announces = [.release, .downgrade, .withdraw].contains(operation) && changed
+        if published != (announces ? 1 : 0) {
+            return Violation(invariant: "S5", message: "\(operation.rawValue).lua published \(published) message(s) on the lock's channel; waiters expect \(announces ? 1 : 0)")
         }
         return nil
     }
@@ -156,6 +175,12 @@ struct World: Hashable, Sendable {
         var world = self
         if inspecting, let violation = world.inspectAgrees(scripts: scripts, engine: engine) { return violation }
         world.redis.nowMicros += (config.longestLeaseMs + 1) * 1000
+        // Within one longest lease of everyone stopping, every key but the
+        // fence (which must outlive the lock's idle spells) is gone.
+        let lingering = Set(world.redis.liveKeys()).intersection(World.keys.dropLast(2))
+        if let key = lingering.first {
+            return Violation(invariant: "S5", message: "key \(String(decoding: key, as: UTF8.self)) is still there \(config.longestLeaseMs + 1) ms after every client stopped")
+        }
         let arguments = World.arguments(.acquireWrite, token: "probe", spec: ClientSpec(.writer), config: config)
         let run = world.run(.acquireWrite, arguments: arguments, scripts: scripts, engine: engine)
         if let violation = World.hygiene(run, operation: .acquireWrite, scripts: scripts) { return violation }
@@ -165,16 +190,36 @@ struct World: Hashable, Sendable {
         return world.leakedKey()
     }
 
-    /// The operator's view (inspect.lua) must name the oracle's live writer.
+    /// The operator's view (inspect.lua) must agree with the oracle: writer,
+    /// its time left and fence, the last fence, every reader with its time
+    /// left, and the waiting writers in the order they will be served.
     mutating func inspectAgrees(scripts: LockScripts, engine: ScriptEngine) -> Violation? {
         let inspected = run(.inspect, arguments: [], scripts: scripts, engine: engine)
         if let violation = World.hygiene(inspected, operation: .inspect, scripts: scripts) { return violation }
-        if case .array(let fields) = inspected.reply, fields.count == 6 {
-            let writer: String = if case .bulk(let bytes) = fields[0] { String(decoding: bytes, as: UTF8.self) } else { "" }
-            let expected = oracle.liveWriters(at: nowMs).first ?? ""
-            if writer != expected {
-                return Violation(invariant: "S4", message: "inspect shows writer '\(writer)', the oracle's live writer is '\(expected)'")
-            }
+        let now = nowMs
+        let writer = oracle.liveWriters(at: now).first
+        let lease = writer.flatMap { oracle.leases[$0] }
+        func pairs(_ tokens: [String], _ expiry: (String) -> Int64) -> RedisReply {
+            .array(tokens.flatMap { [RedisReply.bulk(Array($0.utf8)), .integer(expiry($0) - now)] })
+        }
+        let readers = oracle.liveReaders(at: now)
+        let expected = RedisReply.array([
+            .bulk(Array((writer ?? "").utf8)),
+            .integer(lease.map { $0.expiresMs - now } ?? 0),
+            .integer(lease?.fence ?? 0),
+            .integer(oracle.lastFence),
+            pairs(readers) { self.oracle.leases[$0]!.expiresMs },
+            pairs(oracle.queue(at: now)) { self.oracle.intents[$0]! },
+        ])
+        guard case .array(var fields) = inspected.reply, fields.count == 6 else { return nil }
+        // Readers come back in deadline order; the oracle's are by token.
+        if case .array(let flat) = fields[4] {
+            let sorted = stride(from: 0, to: flat.count - 1, by: 2).map { (flat[$0], flat[$0 + 1]) }
+                .sorted { Timeline.describe($0.0) < Timeline.describe($1.0) }
+            fields[4] = .array(sorted.flatMap { [$0.0, $0.1] })
+        }
+        if RedisReply.array(fields) != expected {
+            return Violation(invariant: "S4", message: "inspect shows \(Timeline.describe(inspected.reply)); the oracle has \(Timeline.describe(expected))")
         }
         return nil
     }

@@ -179,7 +179,8 @@ struct ScheduleReplay {
 
     var world: World
     /// The server side's own record of who holds what, and its clients' views.
-    var serverOracle = Oracle()
+    /// The server's clock is known to the millisecond only (see Oracle).
+    var serverOracle = Oracle(clockResolutionMicros: 1000)
     var serverClients: [ClientState]
     var rows: [String] = []
 
@@ -269,7 +270,7 @@ struct ScheduleReplay {
         var firstViolation: Violation?
         for now in bracket.candidates {
             var oracle = serverOracle
-            if let violation = oracle.record(operation, token: token, spec: spec, reply: serverReply, now: now, config: config)
+            if let violation = oracle.record(operation, token: token, spec: spec, reply: serverReply, nowMicros: now * 1000, config: config)
                 ?? oracle.checkExclusion(at: now) {
                 firstViolation = firstViolation ?? violation
             } else {
