@@ -197,7 +197,8 @@ public final class ScriptEngine {
             // Redis formats numbers with %.17g, not Lua's %.14g (script_lua.c).
             case .number(let number):
                 // Integral values print the same under %.17g as in decimal; skip printf for them.
-                if number == number.rounded(.towardZero), abs(number) < 1e15 {
+                // (-0 prints as "-0" under %.17g: the fidelity suite caught it.)
+                if number == number.rounded(.towardZero), abs(number) < 1e15, !(number == 0 && number.sign == .minus) {
                     argv.append(Array(String(Int64(number)).utf8))
                 } else {
                     argv.append(Array(formatG(number, precision: 17).utf8))
