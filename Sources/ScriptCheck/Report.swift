@@ -23,7 +23,7 @@ extension CheckReport {
         if counterexample?.phase == "foreign-state" {
             lines.append("foreign state: a corrupted lock state was mishandled (above); exploration not run")
         } else {
-            lines.append("foreign state: \(foreignStatesChecked) corrupted lock states × 6 operations, no grant; malformed arguments refused, edge values accepted")
+            lines.append("foreign state: \(foreignStatesChecked) corrupted lock states × 7 operations, no grant; malformed arguments refused, edge values accepted")
         }
         lines.append("exhaustive: depth \(depth) (and depth \(max(depth - 2, 0)) with one lost acquire reply per schedule), \(exhaustive.states) distinct states, \(exhaustive.schedules) schedules at the bound, \(exhaustive.steps) steps (\(exhaustive.scriptRuns) script runs, \(exhaustive.lostReplies) lost replies, \(exhaustive.crashes) crashes, \(exhaustive.timeJumps) time jumps), \(exhaustive.probes) liveness probes")
         lines.append("random: seed \(seed), \(random.schedules) schedules, \(random.steps) steps (\(random.scriptRuns) script runs, \(random.lostReplies) lost replies, \(random.crashes) crashes, \(random.timeJumps) time jumps), \(random.probes) liveness probes")

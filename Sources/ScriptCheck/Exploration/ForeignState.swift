@@ -29,8 +29,20 @@ enum ForeignState {
     }
 
     static func check(scripts: LockScripts, engine: ScriptEngine, config: ExplorationConfig) -> Violation? {
+        // The channel is a pub/sub name, not a stored key: a stray key of that
+        // name (any type) must not stop the lock.
+        for operation in LockOperation.allCases {
+            var world = World(clientCount: 1)
+            _ = world.redis.execute(["SADD", String(decoding: World.keys[6], as: UTF8.self), "x"].map { Array($0.utf8) })
+            let spec = ClientSpec(operation == .acquireRead ? .reader : .writer)
+            let run = world.run(operation, arguments: World.arguments(operation, token: "t", spec: spec, config: config),
+                                scripts: scripts, engine: engine)
+            if case .error(let text) = run.reply {
+                return Violation(invariant: "S7", message: "with a stray key at the channel's name, \(operation.rawValue).lua failed: \(text)")
+            }
+        }
         for plant in plants() {
-            for operation in [LockOperation.acquireRead, .acquireWrite, .renew, .downgrade, .release, .withdraw] {
+            for operation in [LockOperation.acquireRead, .acquireWrite, .renew, .downgrade, .release, .withdraw, .inspect] {
                 var world = World(clientCount: 1)
                 for command in plant.commands { _ = world.redis.execute(command.map { Array($0.utf8) }) }
                 let spec = ClientSpec(operation == .acquireRead ? .reader : .writer)
@@ -45,6 +57,7 @@ enum ForeignState {
                 }
                 // A clear error: the lock's own, naming the corrupted key.
                 let mustReport = plant.wrongType || operation == .acquireRead || operation == .acquireWrite
+                    || (operation == .inspect && !plant.name.contains("expiry"))
                 if mustReport {
                     guard case .error(let text) = run.reply, text.hasPrefix("RWLOCK "), text.contains(plant.key) else {
                         return Violation(invariant: "S7", message: "with \(plant.name), \(operation.rawValue).lua replied \(Timeline.describe(run.reply)), not an RWLOCK error naming \(plant.key)")
@@ -79,6 +92,16 @@ enum BadArguments {
             (.release, [[""], [long + "t"]], [[long]]),
             (.withdraw, [[""], [long + "t"]], [[long]]),
         ]
+        // A cap of 1 ms is a cap: the grant and a renew at once both report 1 ms.
+        for (operation, arguments) in [(LockOperation.acquireRead, ["t", "1000", "prefer-writers", "1"]),
+                                        (.acquireWrite, ["t", "1000", "1500", "1"])] {
+            var world = World(clientCount: 1)
+            let grant = world.run(operation, arguments: arguments.map { Array($0.utf8) }, scripts: scripts, engine: engine)
+            let renew = world.run(.renew, arguments: [Array("t".utf8), Array("1000".utf8)], scripts: scripts, engine: engine)
+            if Oracle.integers(grant.reply).prefix(2) != [1, 1] || Oracle.integers(renew.reply) != [1, 1] {
+                return Violation(invariant: "CAP", message: "with a 1 ms cap, \(operation.rawValue).lua replied \(Timeline.describe(grant.reply)) and renew \(Timeline.describe(renew.reply)); both must report 1 ms")
+            }
+        }
         for (operation, refused, accepted) in cases {
             for arguments in refused {
                 var world = World(clientCount: 1)

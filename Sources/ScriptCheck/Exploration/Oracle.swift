@@ -59,6 +59,22 @@ struct Oracle: Hashable, Sendable {
         liveIntents(at: now).sorted { (arrivals[$0] ?? 0, $0) < (arrivals[$1] ?? 0, $1) }
     }
 
+    /// A refused reader is told when the writer's lease ends, or else (when
+    /// preferring writers) when the first waiting writer's intent does.
+    func readWaitHint(at now: Int64, mode: String) -> Int64? {
+        if let writer = liveWriters(at: now).first { return leases[writer]!.expiresMs - now }
+        if mode == "prefer-writers", let first = liveIntents(at: now).map({ intents[$0]! }).min() { return first - now }
+        return nil
+    }
+
+    /// A refused writer is told when the writer's lease, or else the last
+    /// reader's, ends; 1 ms when only earlier writers are ahead of it.
+    func writeWaitHint(at now: Int64) -> Int64 {
+        if let writer = liveWriters(at: now).first { return leases[writer]!.expiresMs - now }
+        if let last = liveReaders(at: now).map({ leases[$0]!.expiresMs }).max() { return last - now }
+        return 1
+    }
+
     /// What a grant of `lease` ms with hard cap `capMs` (0: none) reports.
     static func grantedMs(_ config: ExplorationConfig, capMs: Int64) -> Int64 {
         capMs > 0 ? min(config.leaseMs, capMs) : config.leaseMs
@@ -96,6 +112,10 @@ struct Oracle: Hashable, Sendable {
                                       nowMicros: Int64, config: ExplorationConfig) -> Violation? {
         let now = nowMicros / 1000
         let fields = Oracle.integers(reply)
+        // On a real server the script's millisecond is known only within the
+        // bracket; times recorded at earlier steps may be one off.
+        let slack: Int64 = clockResolutionMicros > 0 ? 1 : 0
+        func differs(_ a: Int64, _ b: Int64) -> Bool { abs(a - b) > slack }
         let held = live(token, at: now)
         switch operation {
         case .acquireRead:
@@ -113,11 +133,13 @@ struct Oracle: Hashable, Sendable {
                     leases[token] = Lease(write: false, expiresMs: now + ttl, capMs: spec.capMs > 0 ? now + spec.capMs : nil, fence: 0)
                 } else if held!.write {
                     return Violation(invariant: "S2", message: "\(token) holds the write lease and was granted a read lease too")
-                } else if ttl != held!.expiresMs - now {
+                } else if differs(ttl, held!.expiresMs - now) {
                     return Violation(invariant: "S7", message: "a retried read acquire of \(token) reported \(ttl) ms left; its lease has \(held!.expiresMs - now)")
                 }
-            } else if fields.count > 1, fields[1] <= 0 {
-                return Violation(invariant: "S7", message: "reader \(token) was refused with a wait hint of \(fields[1]) ms")
+            } else if held != nil, held?.write == false {
+                return Violation(invariant: "S4", message: "a retried read acquire of \(token), which holds a live read lease, was refused")
+            } else if fields.count > 1, let hint = readWaitHint(at: now, mode: spec.mode), differs(fields[1], hint) {
+                return Violation(invariant: "S7", message: "reader \(token) was refused with a wait hint of \(fields[1]) ms; the blocking lease ends in \(hint) ms")
             } else if liveWriters(at: now).isEmpty {
                 if spec.mode == "prefer-readers" {
                     return Violation(invariant: "S3", message: "reader \(token) (prefer-readers) was refused though no writer held the lock")
@@ -135,7 +157,7 @@ struct Oracle: Hashable, Sendable {
                     if fence != held.fence {
                         return Violation(invariant: "S6", message: "a retried acquire of \(token) returned fence \(fence), its lease has fence \(held.fence)")
                     }
-                    if ttl != held.expiresMs - now {
+                    if differs(ttl, held.expiresMs - now) {
                         return Violation(invariant: "S7", message: "a retried write acquire of \(token) reported \(ttl) ms left; its lease has \(held.expiresMs - now)")
                     }
                     return nil
@@ -162,6 +184,9 @@ struct Oracle: Hashable, Sendable {
                 arrivals[token] = nil
                 leases[token] = Lease(write: true, expiresMs: now + ttl, capMs: spec.capMs > 0 ? now + spec.capMs : nil, fence: fence)
             } else {
+                if let held, held.write {
+                    return Violation(invariant: "S4", message: "a retried write acquire of \(token), the live writer, was refused")
+                }
                 let others = liveIntents(at: now).filter { $0 != token }
                 if leases.allSatisfy({ $0.value.expiresMs <= now }) && others.isEmpty {
                     return Violation(invariant: "S5", message: "writer \(token) was refused though nobody held or waited for the lock")
@@ -172,8 +197,8 @@ struct Oracle: Hashable, Sendable {
                 if clockResolutionMicros == 0, fields.count > 2, fields[2] != Int64(position) {
                     return Violation(invariant: "FIFO", message: "writer \(token) was told it is number \(fields[2]) in the queue; it is number \(position)")
                 }
-                if fields.count > 1, fields[1] <= 0 {
-                    return Violation(invariant: "S7", message: "writer \(token) was refused with a wait hint of \(fields[1]) ms")
+                if fields.count > 1, differs(fields[1], writeWaitHint(at: now)) {
+                    return Violation(invariant: "S7", message: "writer \(token) was refused with a wait hint of \(fields[1]) ms; the blocking leases end in \(writeWaitHint(at: now)) ms")
                 }
             }
         case .release:
@@ -195,14 +220,14 @@ struct Oracle: Hashable, Sendable {
                 return Violation(invariant: "S4", message: "renew by \(token), the holder of a live lease, was refused")
             }
             let ttl = fields.count > 1 ? fields[1] : 0
-            if let cap = lease.capMs, now + ttl > cap {
+            if let cap = lease.capMs, now + ttl > cap + slack {
                 return Violation(invariant: "CAP", message: "renew of \(token) extended its lease to +\(now + ttl - cap) ms past its hard cap")
             }
-            if now + ttl < lease.expiresMs {
+            if now + ttl < lease.expiresMs - slack {
                 return Violation(invariant: "S4", message: "renew of \(token) shortened its live lease")
             }
             let asked = min(now + config.leaseMs, lease.capMs ?? Int64.max)
-            if now + ttl != max(asked, lease.expiresMs) {
+            if differs(now + ttl, max(asked, lease.expiresMs)) {
                 return Violation(invariant: "S7", message: "renew of \(token) reported \(ttl) ms; the lease (and cap) give \(max(asked, lease.expiresMs) - now)")
             }
             lease.expiresMs = now + ttl
@@ -219,11 +244,11 @@ struct Oracle: Hashable, Sendable {
                 let ttl = fields.count > 1 ? fields[1] : 0
                 lease.write = false
                 lease.expiresMs = now + ttl
-                if let cap = lease.capMs, now + ttl > cap {
+                if let cap = lease.capMs, now + ttl > cap + slack {
                     return Violation(invariant: "CAP", message: "downgrade of \(token) set a read lease past its hard cap")
                 }
                 let expected = min(now + config.leaseMs, lease.capMs ?? Int64.max) - now
-                if ttl != expected {
+                if differs(ttl, expected) {
                     return Violation(invariant: "S7", message: "downgrade of \(token) reported a read lease of \(ttl) ms; the lease (and cap) give \(expected)")
                 }
                 leases[token] = lease

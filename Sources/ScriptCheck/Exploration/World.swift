@@ -113,7 +113,7 @@ struct World: Hashable, Sendable {
                 ?? World.wakeups(operation, reply: run.reply, published: redis.published.count - publishedBefore)
             if lostReply { lostReplies += 1 } else { clients[client].learn(from: operation, reply: run.reply) }
         }
-        violation = violation ?? oracle.checkExclusion(at: nowMs) ?? leakedKey()
+        violation = violation ?? oracle.checkExclusion(at: nowMs) ?? leakedKey() ?? leasesRecorded()
         let record = StepRecord(action: action, elapsedMs: elapsedMs, token: token, reply: reply, oracleView: oracleView())
         return (record, violation)
     }
@@ -156,6 +156,37 @@ struct World: Hashable, Sendable {
         let announces = [.release, .downgrade, .withdraw].contains(operation) && changed
         if published != (announces ? 1 : 0) {
             return Violation(invariant: "S5", message: "\(operation.rawValue).lua published \(published) message(s) on the lock's channel; waiters expect \(announces ? 1 : 0)")
+        }
+        return nil
+    }
+
+    /// Every live lease stays on record until it ends — the writer hash for
+    /// the write lease, the readers zset for each read lease (S4: nobody
+    /// else's call may erase it) — and so does its hard cap, if it has one
+    /// (the writer hash's `cap`, the caps zset): a cap record that expires
+    /// early lets a later renew run past the cap.
+    func leasesRecorded() -> Violation? {
+        var probe = redis
+        let now = nowMs
+        func query(_ words: [[UInt8]]) -> RedisReply { probe.execute(words) }
+        func number(_ reply: RedisReply) -> Int64? {
+            if case .bulk(let bytes) = reply { return Int64(String(decoding: bytes, as: UTF8.self)) }
+            return nil
+        }
+        for (token, lease) in oracle.leases.sorted(by: { $0.key < $1.key }) where lease.expiresMs > now {
+            let name = Array(token.utf8)
+            let recorded = lease.write
+                ? query([Array("HGET".utf8), World.keys[0], Array("token".utf8)]) == .bulk(name)
+                : number(query([Array("ZSCORE".utf8), World.keys[1], name])) != nil
+            if !recorded {
+                return Violation(invariant: "S4", message: "live \(lease.write ? "write" : "read") lease \(token) is no longer on record")
+            }
+            guard let cap = lease.capMs else { continue }
+            let stored = lease.write ? query([Array("HGET".utf8), World.keys[0], Array("cap".utf8)])
+                                     : query([Array("ZSCORE".utf8), World.keys[2], name])
+            if number(stored) != cap {
+                return Violation(invariant: "CAP", message: "the hard cap of live lease \(token) is no longer on record (\(Timeline.describe(stored)), expected \(cap - World.startMicros / 1000) ms after the start)")
+            }
         }
         return nil
     }

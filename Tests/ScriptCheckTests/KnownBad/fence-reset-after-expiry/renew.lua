@@ -39,7 +39,6 @@ if left > 0 and redis.call('HGET', KEYS[1], 'token') == token then
   if cap > 0 then deadline = math.min(deadline, cap) end
   deadline = math.max(deadline, now + left)
   redis.call('PEXPIREAT', KEYS[1], deadline)
-  redis.call('PEXPIREAT', KEYS[6], deadline)
   return {1, deadline - now}
 end
 

@@ -63,7 +63,12 @@ end
 -- KNOWN BAD (the seed design): readers are one shared count, not leases.
 -- Each grant bumps the count and resets the TTL of the whole key, so a
 -- crashed reader's share of the count lives on as long as others come.
-if cap > 0 then lease = math.min(lease, cap) end
+if cap > 0 then
+  lease = math.min(lease, cap)
+  -- One cap for the whole count: the earliest any reader asked for.
+  local shared = tonumber(redis.call('HGET', KEYS[2], 'cap'))
+  if not shared or now + cap < shared then redis.call('HSET', KEYS[2], 'cap', now + cap) end
+end
 redis.call('HINCRBY', KEYS[2], 'count', 1)
 redis.call('PEXPIRE', KEYS[2], lease)
 return {1, lease, 0}

@@ -31,7 +31,11 @@ if writer_left > 0 then
 else
   writer_left = 0
 end
-local last_fence = tonumber(redis.call('GET', KEYS[6])) or 0
+local last_fence = redis.call('GET', KEYS[6])
+if last_fence and not string.match(last_fence, '^%d+$') then
+  return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
+end
+last_fence = tonumber(last_fence) or 0
 
 local readers = {}
 -- KNOWN BAD: a count names no readers; show it as one entry.

@@ -45,6 +45,9 @@ end
 -- KNOWN BAD: a reader renews by extending the whole count's key.
 local readers_left = redis.call('PTTL', KEYS[2])
 if readers_left <= 0 or (tonumber(redis.call('HGET', KEYS[2], 'count')) or 0) <= 0 then return {0, 0} end
-local deadline = math.max(now + lease, now + readers_left)
+local deadline = now + lease
+local shared_cap = tonumber(redis.call('HGET', KEYS[2], 'cap'))
+if shared_cap then deadline = math.min(deadline, shared_cap) end
+deadline = math.max(deadline, now + readers_left)
 redis.call('PEXPIREAT', KEYS[2], deadline)
 return {1, deadline - now}

@@ -2,20 +2,20 @@
 -- not when its intent lease would have run out.
 --
 -- KEYS[1] writer   hash   token, fence, cap of the write lease; expires with it
--- KEYS[2] readers  hash   count: how many readers hold; one TTL for the whole key
--- KEYS[3] caps     zset   unused: a counter has no per-reader caps
+-- KEYS[2] readers  zset   reader token -> lease deadline (server ms)
+-- KEYS[3] caps     zset   reader token -> hard cap on its total hold (server ms)
 -- KEYS[4] queue    zset   waiting writer token -> arrival (server us)
 -- KEYS[5] intents  zset   waiting writer token -> intent deadline (server ms)
 -- KEYS[6] fence    string last fencing token granted
 -- KEYS[7] channel  pub/sub channel announcing releases (not a stored key)
 -- ARGV[1] token    the waiting writer's token
 -- REPLY int | error
---   1 the intent was withdrawn; 0 there was none for this token.
+--   1 a live intent was withdrawn; 0 this token had none (or it had expired).
 -- Upholds S3's other half: readers are held up only by live intents.
 
 local token = ARGV[1]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
-local expected = {'hash', 'hash', 'zset', 'zset', 'zset', 'string'}
+local expected = {'hash', 'zset', 'zset', 'zset', 'zset', 'string'}
 for i = 1, 6 do
   local found = redis.call('TYPE', KEYS[i]).ok
   if found ~= 'none' and found ~= expected[i] then
@@ -23,6 +23,13 @@ for i = 1, 6 do
   end
 end
 
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- An intent whose lease ended is not withdrawn: it was already gone (S4).
+for _, expired in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
+  redis.call('ZREM', KEYS[5], expired)
+  redis.call('ZREM', KEYS[4], expired)
+end
 local removed = redis.call('ZREM', KEYS[5], token)
 redis.call('ZREM', KEYS[4], token)
 if removed == 1 then redis.call('PUBLISH', KEYS[7], 'withdrawn') end

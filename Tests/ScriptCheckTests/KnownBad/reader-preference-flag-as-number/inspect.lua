@@ -20,6 +20,10 @@ for i = 1, 6 do
     return redis.error_reply('RWLOCK key ' .. KEYS[i] .. ' holds a ' .. found .. ', not a ' .. expected[i])
   end
 end
+local last_fence = redis.call('GET', KEYS[6])
+if last_fence and not string.match(last_fence, '^%d+$') then
+  return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
@@ -31,7 +35,7 @@ if writer_left > 0 then
 else
   writer_left = 0
 end
-local last_fence = tonumber(redis.call('GET', KEYS[6])) or 0
+last_fence = tonumber(last_fence) or 0
 
 local readers = {}
 local listed = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'WITHSCORES')

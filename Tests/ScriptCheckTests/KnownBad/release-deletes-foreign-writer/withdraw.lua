@@ -10,7 +10,7 @@
 -- KEYS[7] channel  pub/sub channel announcing releases (not a stored key)
 -- ARGV[1] token    the waiting writer's token
 -- REPLY int | error
---   1 the intent was withdrawn; 0 there was none for this token.
+--   1 a live intent was withdrawn; 0 this token had none (or it had expired).
 -- Upholds S3's other half: readers are held up only by live intents.
 
 local token = ARGV[1]
@@ -23,6 +23,13 @@ for i = 1, 6 do
   end
 end
 
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- An intent whose lease ended is not withdrawn: it was already gone (S4).
+for _, expired in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
+  redis.call('ZREM', KEYS[5], expired)
+  redis.call('ZREM', KEYS[4], expired)
+end
 local removed = redis.call('ZREM', KEYS[5], token)
 redis.call('ZREM', KEYS[4], token)
 if removed == 1 then redis.call('PUBLISH', KEYS[7], 'withdrawn') end
