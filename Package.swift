@@ -28,7 +28,15 @@ let package = Package(
             dependencies: [
                 "CHiredis",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // lua/ is the scripts' one source of truth: embedded at build time.
+            plugins: ["EmbedLuaScripts"]
+        ),
+        .executableTarget(name: "embed-lua"),
+        .plugin(
+            name: "EmbedLuaScripts",
+            capability: .buildTool(),
+            dependencies: ["embed-lua"]
         ),
         .target(
             name: "ScriptCheck",

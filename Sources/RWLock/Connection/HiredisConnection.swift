@@ -1,5 +1,11 @@
 import CHiredis
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// One blocking connection to Redis through hiredis.
 ///
 /// This is the only file that calls hiredis or touches its pointers: every
@@ -128,6 +134,58 @@ final class HiredisConnection {
             replies.append(try decodeOrBreak(raw))
         }
         return replies
+    }
+
+    // MARK: - Pub/sub (the subscriber connection)
+
+    /// Writes a command without reading its reply: for SUBSCRIBE and
+    /// UNSUBSCRIBE, whose confirmations arrive among the pushed messages
+    /// that ``nextPushedReply(waitingUpTo:orUntilReadable:)`` reads.
+    ///
+    /// - Throws: as ``command(_:)``; the connection is then broken.
+    func sendWithoutReply(_ args: [[UInt8]]) throws {
+        let context = try usableContext()
+        let status = try Self.withArgv(args) { argc, argv, argvlen in
+            redisAppendCommandArgv(context, argc, argv, argvlen)
+        }
+        guard status == REDIS_OK else { throw breakConnection() }
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(context, &done) == REDIS_OK else { throw breakConnection() }
+        }
+    }
+
+    /// The next reply the server pushes on a subscribed connection (a
+    /// message or a subscription confirmation), waiting at most `timeout` or
+    /// until `wakeDescriptor` becomes readable; nil if neither brought one.
+    ///
+    /// Unlike ``command(_:)``, running out of time does not break the
+    /// connection: the wait is poll(2) on the socket, and hiredis reads only
+    /// once data is there.
+    ///
+    /// - Throws: ``RWLockError`` `.connection` (EOF, I/O error) or
+    ///   `.protocolError`; either breaks the connection.
+    func nextPushedReply(waitingUpTo timeout: Duration, orUntilReadable wakeDescriptor: Int32) throws -> RESPValue? {
+        let context = try usableContext()
+        if let buffered = try bufferedReply(context) { return buffered }
+        var descriptors = [
+            pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        let milliseconds = Int32(clamping: max(timeout.wholeMilliseconds, 0))
+        // A negative result is EINTR or the like: report nothing, try again later.
+        guard poll(&descriptors, 2, milliseconds) > 0, descriptors[0].revents != 0 else { return nil }
+        guard redisBufferRead(context) == REDIS_OK else { throw breakConnection() }
+        return try bufferedReply(context)
+    }
+
+    /// A reply already read into hiredis's buffer, if a whole one is there.
+    private func bufferedReply(_ context: UnsafeMutablePointer<redisContext>) throws -> RESPValue? {
+        var raw: UnsafeMutableRawPointer? = nil
+        guard redisGetReplyFromReader(context, &raw) == REDIS_OK else { throw breakConnection() }
+        guard let raw else { return nil }
+        defer { freeReplyObject(raw) }
+        return try decodeOrBreak(raw)
     }
 
     // MARK: - Private

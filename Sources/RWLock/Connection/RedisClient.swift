@@ -14,6 +14,9 @@
 /// throws ``RWLockError`` of kind `.connection`, because it may or may not
 /// have run.
 ///
+/// Lock waiters share one more connection and thread, started at the first
+/// wait, that subscribes to the locks' release channels.
+///
 /// Call ``shutdown()`` when done; dropping the last reference does the same.
 public final class RedisClient: Sendable {
     /// The server this client talks to.
@@ -22,6 +25,8 @@ public final class RedisClient: Sendable {
     public let maxConnections: Int
 
     let pool: ConnectionPool
+    /// The one pub/sub connection that wakes this client's lock waiters.
+    let subscriber: Subscriber
 
     /// Creates a client; nothing connects until the first command.
     ///
@@ -43,6 +48,7 @@ public final class RedisClient: Sendable {
         precondition(commandTimeout > .zero, "RedisClient needs a positive commandTimeout, got \(commandTimeout)")
         self.endpoint = endpoint
         self.maxConnections = maxConnections
+        self.subscriber = Subscriber(endpoint: endpoint, connectTimeout: connectTimeout)
         self.pool = ConnectionPool(
             configuration: .init(
                 endpoint: endpoint,
@@ -74,6 +80,7 @@ public final class RedisClient: Sendable {
 
     deinit {
         pool.shutdown()
+        subscriber.shutdown()
     }
 
     /// Fails every queued command with ``RWLockError/shutdown``, lets running
@@ -81,6 +88,7 @@ public final class RedisClient: Sendable {
     /// threads. Later commands fail at once. Safe to call more than once.
     public func shutdown() {
         pool.shutdown()
+        subscriber.shutdown()
     }
 
     /// Sends one command (binary-safe arguments) and returns its reply. An

@@ -21,6 +21,10 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         case server(String)
         case protocolError(String)
         case shutdown
+        case timedOut(String)
+        case leaseLost(String)
+        case notHolder(String)
+        case cancelled(String)
     }
 
     /// The kind of an ``RWLockError``, for comparisons and `switch`es.
@@ -41,6 +45,17 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         public static let protocolError = Kind("protocolError")
         /// The ``RedisClient`` was shut down before the command could run.
         public static let shutdown = Kind("shutdown")
+        /// The lock was not granted within the caller's timeout.
+        public static let timedOut = Kind("timedOut")
+        /// A held lease ended (expired, renewal refused or failed, or its hard
+        /// cap reached) before the holder was done; the work done under it may
+        /// have overlapped another holder's.
+        public static let leaseLost = Kind("leaseLost")
+        /// Release, renew or downgrade was asked of a lease that Redis says
+        /// this token does not hold (any more).
+        public static let notHolder = Kind("notHolder")
+        /// The task was cancelled while waiting for or holding the lock.
+        public static let cancelled = Kind("cancelled")
 
         /// The kind's name, as written after the dot (`connection`).
         public var description: String { name }
@@ -58,6 +73,10 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         case .server: .server
         case .protocolError: .protocolError
         case .shutdown: .shutdown
+        case .timedOut: .timedOut
+        case .leaseLost: .leaseLost
+        case .notHolder: .notHolder
+        case .cancelled: .cancelled
         }
     }
 
@@ -84,6 +103,17 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
                 + "speaks RESP2 (Redis 2.6 or newer); the connection is discarded."
         case .shutdown:
             return "The RedisClient was shut down; create a new client to send more commands."
+        case .timedOut(let detail):
+            return "Timed out waiting for the lock: \(detail). Retry later, or pass a longer timeout."
+        case .leaseLost(let detail):
+            return "The lock's lease was lost while held: \(detail). Another holder may have run at the "
+                + "same time; use the write lease's fencing token to reject stale writes, and consider a "
+                + "longer lease."
+        case .notHolder(let detail):
+            return "Not the holder: \(detail). The lease had already expired or been released; "
+                + "acquire the lock again."
+        case .cancelled(let detail):
+            return "Cancelled: \(detail). Nothing is held and no writer intent is left behind."
         }
     }
 
@@ -115,4 +145,24 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
 
     /// The client was shut down before the command ran.
     public static var shutdown: RWLockError { RWLockError(.shutdown) }
+
+    /// The lock was not granted in time; `detail` names the lock and timeout.
+    public static func timedOut(_ detail: String) -> RWLockError {
+        RWLockError(.timedOut(detail))
+    }
+
+    /// A held lease ended early; `detail` says which lock and why.
+    public static func leaseLost(_ detail: String) -> RWLockError {
+        RWLockError(.leaseLost(detail))
+    }
+
+    /// The token holds no live lease; `detail` names the lock and operation.
+    public static func notHolder(_ detail: String) -> RWLockError {
+        RWLockError(.notHolder(detail))
+    }
+
+    /// The task was cancelled; `detail` says what it was doing.
+    public static func cancelled(_ detail: String) -> RWLockError {
+        RWLockError(.cancelled(detail))
+    }
 }

@@ -7,7 +7,7 @@ import Foundation
 ///
 ///     file: renew.lua
 ///     operator: drop-expiry
-///     original: redis.call('PEXPIREAT', KEYS[2], last[2])
+///     original: <the line before, as the report prints it>
 ///     mutated: local _ = nil
 ///     why: the first line of the explanation
 ///       continues on indented lines.

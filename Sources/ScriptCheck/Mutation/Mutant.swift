@@ -2,7 +2,7 @@
 /// script to see whether the checker notices. The case order is the
 /// enumeration order.
 public enum MutationOperator: String, CaseIterable, Hashable, Sendable, Codable {
-    /// A `redis.call(...)` statement (not an expiry) replaced by `local _ = nil`.
+    /// A `redis.call` statement (not an expiry) replaced by `local _ = nil`.
     case dropCall = "drop-call"
     /// An expiry removed: a PEXPIRE/PEXPIREAT/EXPIRE/EXPIREAT statement, or
     /// a `'PX', n` / `'EX', n` / `'PXAT', n` / `'EXAT', n` argument pair.

@@ -103,14 +103,14 @@ public enum MutationOperators {
         return nil
     }
 
-    /// A `redis.call(...)` used as a statement.
+    /// A `redis.call` used as a statement.
     struct CallStatement {
         var range: Range<Int>
         var command: String
         var isExpiry: Bool { MutationOperators.expiryCommands.contains(command) }
     }
 
-    /// `redis.call(...)` / `redis.pcall(...)` whose value is discarded: the
+    /// A `redis.call` or `redis.pcall` whose value is discarded: the
     /// call starts a statement and nothing indexes or calls its result.
     static func callStatements(_ code: [LuaToken]) -> [CallStatement] {
         var statements: [CallStatement] = []

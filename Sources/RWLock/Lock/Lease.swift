@@ -1,0 +1,159 @@
+import Synchronization
+
+/// A read or write hold on an ``RWLock``, valid until ``validUntil`` unless
+/// renewed.
+///
+/// Returned by ``RWLock/acquireRead(timeout:)`` and
+/// ``RWLock/acquireWrite(timeout:)`` for holds that do not fit one closure.
+/// The holder must ``renew()`` before ``validUntil`` and ``release()`` when
+/// done; an abandoned lease simply expires on the server.
+///
+/// ```swift
+/// let lease = try await lock.acquireWrite(timeout: .seconds(2))
+/// defer { Task { try? await lease.release() } }
+/// try await step1(lease.fence!)
+/// try await lease.renew()
+/// try await step2(lease.fence!)
+/// ```
+///
+/// Validity is judged on this process's monotonic clock from when the
+/// acquire or renew request was *sent*, less ``RWLock/Options/driftMargin``
+/// (R1): never longer than the server could have granted.
+public final class Lease: Sendable {
+    /// Read or write.
+    public enum Mode: Sendable, Hashable {
+        /// Shared with other readers; no writer holds the lock meanwhile.
+        case read
+        /// Exclusive.
+        case write
+    }
+
+    /// The lock this lease holds.
+    public let lock: RWLock
+    /// The lease's token as stored in Redis (the lock's token prefix and a
+    /// UUID); unique per lease.
+    public let token: String
+    /// The fencing token of the write grant; `nil` for a lease acquired for
+    /// reading. A downgraded lease keeps its fence.
+    public let fence: Fence?
+
+    private struct State {
+        var mode: Mode
+        var validUntil: ContinuousClock.Instant
+        var ended = false
+    }
+    private let state: Mutex<State>
+
+    init(lock: RWLock, token: String, mode: Mode, fence: Fence?, validUntil: ContinuousClock.Instant) {
+        self.lock = lock
+        self.token = token
+        self.fence = fence
+        self.state = Mutex(State(mode: mode, validUntil: validUntil))
+    }
+
+    /// Read or write; a downgraded lease is `.read`.
+    public var mode: Mode { state.withLock { $0.mode } }
+
+    /// The instant, on `ContinuousClock`, after which the lease must not be
+    /// relied on. Moves forward with each successful ``renew()``.
+    public var validUntil: ContinuousClock.Instant { state.withLock { $0.validUntil } }
+
+    /// True while the lease has been neither released nor lost and
+    /// ``validUntil`` has not passed.
+    public var isValid: Bool {
+        state.withLock { !$0.ended && ContinuousClock.now < $0.validUntil }
+    }
+
+    /// Extends the lease to one ``RWLock/Options/lease`` from now (less near
+    /// its hard cap).
+    ///
+    /// - Throws: ``RWLockError`` `.leaseLost` when the server no longer has
+    ///   the lease (it expired or was released) — the lease is then over;
+    ///   `.notHolder` after ``release()``; `.connection` and other transport
+    ///   errors, after which the lease is still valid until ``validUntil``
+    ///   and renewing again may succeed.
+    public func renew() async throws {
+        try checkNotEnded("renew")
+        let sent = ContinuousClock.now
+        let reply = try await lock.client.run(
+            .renew, keys: lock.keys, arguments: [Array(token.utf8), lock.options.lease.millisecondArgument])
+        let (renewed, milliseconds) = try ScriptReply.pair(reply, from: .renew)
+        guard renewed == 1 else {
+            end()
+            throw RWLockError.leaseLost("the server no longer holds \(describe) (it expired or was released)")
+        }
+        extend(sent: sent, grantedMilliseconds: milliseconds)
+    }
+
+    /// Ends the lease and wakes the lock's waiters. Runs even when the calling
+    /// task is cancelled, since a lease left behind blocks others.
+    ///
+    /// - Throws: ``RWLockError`` `.notHolder` when the server says the token
+    ///   held nothing (the lease had expired, or was released before);
+    ///   transport errors, after which the lease expires on its own.
+    public func release() async throws {
+        try checkNotEnded("release")
+        end()
+        guard try await sendRelease() else {
+            throw RWLockError.notHolder("\(describe) had already ended on the server when released")
+        }
+    }
+
+    /// Turns this write lease into a read lease, atomically, so no writer can
+    /// get in between; waiting readers are woken. The fence is kept.
+    ///
+    /// - Throws: ``RWLockError`` `.notHolder` if the lease is a read lease or
+    ///   was released; `.leaseLost` when the server no longer has the write
+    ///   lease; transport errors as ``renew()``.
+    public func downgrade() async throws {
+        try checkNotEnded("downgrade")
+        guard mode == .write else {
+            throw RWLockError.notHolder("\(describe) is a read lease; only a write lease can be downgraded")
+        }
+        let sent = ContinuousClock.now
+        let reply = try await lock.client.run(
+            .downgrade, keys: lock.keys, arguments: [Array(token.utf8), lock.options.lease.millisecondArgument])
+        let (downgraded, milliseconds) = try ScriptReply.pair(reply, from: .downgrade)
+        guard downgraded == 1 else {
+            end()
+            throw RWLockError.leaseLost("the server no longer holds \(describe), so it cannot be downgraded")
+        }
+        state.withLock { $0.mode = .read }
+        extend(sent: sent, grantedMilliseconds: milliseconds)
+    }
+
+    // MARK: - Internals
+
+    /// `"the write lease <token> on lock <name>"`, for messages.
+    var describe: String {
+        "the \(mode == .write ? "write" : "read") lease \(token) on lock \(lock.name)"
+    }
+
+    var hasEnded: Bool { state.withLock { $0.ended } }
+
+    func end() { state.withLock { $0.ended = true } }
+
+    /// R1: valid until the request's send time plus what the server granted,
+    /// less the drift margin; never moved backwards.
+    func extend(sent: ContinuousClock.Instant, grantedMilliseconds: Int64) {
+        let until = lock.options.validity(sent: sent, grantedMilliseconds: grantedMilliseconds)
+        state.withLock { $0.validUntil = max($0.validUntil, until) }
+    }
+
+    /// Sends release.lua from a task of its own, so that a cancelled caller
+    /// still releases (the connection pool refuses work for cancelled tasks).
+    /// - Returns: whether the server had the lease.
+    func sendRelease() async throws -> Bool {
+        let (client, keys, token) = (lock.client, lock.keys, Array(token.utf8))
+        return try await Task {
+            let reply = try await client.run(.release, keys: keys, arguments: [token])
+            return try ScriptReply.integer(reply, from: .release) == 1
+        }.value
+    }
+
+    private func checkNotEnded(_ operation: String) throws {
+        if hasEnded {
+            throw RWLockError.notHolder("cannot \(operation) \(describe): it was already released or lost")
+        }
+    }
+}

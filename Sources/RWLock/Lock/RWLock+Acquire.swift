@@ -1,0 +1,144 @@
+import Foundation
+
+extension RWLock {
+    /// Waits for a read lease and returns it; the caller renews and releases
+    /// it (see ``Lease``). Prefer ``withReadLock(timeout:isolation:_:)``,
+    /// which does both.
+    ///
+    /// - Parameter timeout: how long to wait (positive); `nil` waits until
+    ///   granted or cancelled.
+    /// - Throws: ``RWLockError`` `.timedOut`, `.cancelled` (the task was
+    ///   cancelled while waiting; nothing is held), `.invalidConfiguration`
+    ///   for a non-positive timeout (before any traffic), `.server` when a
+    ///   lock key holds something the scripts did not write, and transport
+    ///   errors (`.connection`, `.shutdown`).
+    public func acquireRead(timeout: Duration? = nil) async throws -> Lease {
+        try await acquire(.read, timeout: timeout, waiting: true)!
+    }
+
+    /// Waits for the write lease and returns it, with its ``Lease/fence``.
+    /// While waiting, the writer's *intent* keeps new readers out (with the
+    /// default ``Preference/writers``); a writer that times out or is
+    /// cancelled withdraws its intent at once.
+    ///
+    /// - Parameter timeout: how long to wait (positive); `nil` waits until
+    ///   granted or cancelled.
+    /// - Throws: as ``acquireRead(timeout:)``.
+    public func acquireWrite(timeout: Duration? = nil) async throws -> Lease {
+        try await acquire(.write, timeout: timeout, waiting: true)!
+    }
+
+    /// Tries for a lease until granted, the timeout passes, or the task is
+    /// cancelled; with `waiting` false, tries once and returns nil when not
+    /// granted at once (a refused writer withdraws its intent before that).
+    func acquire(_ mode: Lease.Mode, timeout: Duration?, waiting: Bool) async throws -> Lease? {
+        if let timeout, timeout <= .zero {
+            throw RWLockError.invalidConfiguration("the timeout must be positive, got \(timeout); pass nil to wait without limit")
+        }
+        let clock = ContinuousClock()
+        let deadline = timeout.map { clock.now + $0 }
+        let token = Array(makeToken().utf8)
+        let script: LockScript = mode == .read ? .acquireRead : .acquireWrite
+        let arguments: [[UInt8]] =
+            switch mode {
+            case .read:
+                [token, options.lease.millisecondArgument,
+                 Array((options.preference == .writers ? "prefer-writers" : "prefer-readers").utf8), capArgument]
+            case .write:
+                [token, options.lease.millisecondArgument, options.intent.millisecondArgument, capArgument]
+            }
+        // Whether the server may hold an intent (or, after a transport
+        // error, even a grant) for this token that must be cleaned up.
+        var mayHoldSomething = false
+        let waiter = Waiter(lock: self)
+        do {
+            while true {
+                if Task.isCancelled { throw CancellationError() }
+                // R1: the lease is measured from the moment of sending.
+                let sent = clock.now
+                mayHoldSomething = true
+                let (granted, milliseconds, third) = try ScriptReply.triple(
+                    try await client.run(script, keys: keys, arguments: arguments), from: script)
+                mayHoldSomething = mode == .write
+                var hint = Duration.milliseconds(max(milliseconds, 1))
+                if granted == 1 {
+                    let lease = Lease(
+                        lock: self, token: String(decoding: token, as: UTF8.self), mode: mode,
+                        fence: mode == .write ? Fence(UInt64(max(third, 0))) : nil,
+                        validUntil: options.validity(sent: sent, grantedMilliseconds: milliseconds))
+                    mayHoldSomething = false
+                    if Task.isCancelled {
+                        await releaseQuietly(lease)
+                        throw CancellationError()
+                    }
+                    if options.isWorthUsing(validUntil: lease.validUntil, at: clock.now) { return lease }
+                    // R1: the reply came back too late to leave useful time
+                    // (a pause, a slow network): hand the lease back unused.
+                    await releaseQuietly(lease)
+                    if !waiting { return nil }
+                    hint = .zero
+                } else if !waiting {
+                    if mode == .write { await withdrawQuietly(token) }
+                    return nil
+                }
+                let now = clock.now
+                if let deadline, now >= deadline {
+                    throw RWLockError.timedOut(
+                        "lock \(name) was not granted for \(mode == .write ? "writing" : "reading") within \(timeout!)")
+                }
+                var pause = min(options.retryInterval.jittered(), hint)
+                if let deadline { pause = min(pause, deadline - now) }
+                try await waiter.wait(upTo: pause)
+            }
+        } catch {
+            if mayHoldSomething {
+                if mode == .write { await withdrawQuietly(token) }
+                // A transport error leaves unknown whether the acquire ran.
+                if !(error is CancellationError) {
+                    await releaseQuietly(token: token)
+                }
+            }
+            if error is CancellationError {
+                throw RWLockError.cancelled("the task stopped waiting for lock \(name)")
+            }
+            throw error
+        }
+    }
+
+    /// `tokenPrefix` and a UUID: unique per lease, readable in Redis.
+    func makeToken() -> String {
+        options.tokenPrefix.isEmpty ? UUID().uuidString : "\(options.tokenPrefix):\(UUID().uuidString)"
+    }
+
+    private var capArgument: [UInt8] {
+        options.hardCap.map(\.millisecondArgument) ?? Array("0".utf8)
+    }
+
+    /// Best-effort release from a task of its own (it runs even when this
+    /// task is cancelled); a failure leaves the lease to expire.
+    func releaseQuietly(_ lease: Lease) async {
+        lease.end()
+        _ = try? await lease.sendRelease()
+    }
+
+    private func releaseQuietly(token: [UInt8]) async {
+        let (client, keys) = (client, keys)
+        _ = try? await Task { try await client.run(.release, keys: keys, arguments: [token]) }.value
+    }
+
+    /// withdraw.lua from a task of its own, so a cancelled waiter still
+    /// withdraws and readers get in at once rather than when the intent
+    /// expires.
+    private func withdrawQuietly(_ token: [UInt8]) async {
+        let (client, keys) = (client, keys)
+        _ = try? await Task { try await client.run(.withdraw, keys: keys, arguments: [token]) }.value
+    }
+}
+
+extension Duration {
+    /// This duration scaled by a random factor in [0.5, 1.5), so waiters that
+    /// started together do not look at the lock in lockstep.
+    func jittered() -> Duration {
+        self * Double.random(in: 0.5..<1.5)
+    }
+}

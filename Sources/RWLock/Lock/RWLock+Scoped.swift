@@ -1,0 +1,123 @@
+extension RWLock {
+    /// Runs `body` holding a read lease, and returns its value.
+    ///
+    /// Waits (without limit, or up to `timeout`) while a writer holds the lock
+    /// or, with ``Preference/writers``, while a writer waits. The lease is
+    /// renewed every third of ``Options/lease`` while `body` runs and released
+    /// on every path: return, throw, cancellation.
+    ///
+    /// ```swift
+    /// let report = try await lock.withReadLock(timeout: .seconds(2)) {
+    ///     try await store.readReport()
+    /// }
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - timeout: how long to wait for the lease (positive); `nil` for no
+    ///     limit. Time spent in `body` does not count.
+    ///   - isolation: the actor `body` runs on; inferred from the caller, so
+    ///     `body` need not be `@Sendable`.
+    ///   - body: the work to do under the lock. If the lease is lost while it
+    ///     runs, the task is cancelled so that `body` can stop early.
+    /// - Throws: `body`'s error; otherwise ``RWLockError`` `.timedOut`,
+    ///   `.cancelled` (cancelled while waiting), `.leaseLost` (the lease
+    ///   ended before `body` returned: renewal refused or failed past the
+    ///   lease's validity, or its hard cap reached — another holder may have
+    ///   overlapped), `.invalidConfiguration`, `.server`, `.connection`.
+    public func withReadLock<T>(
+        timeout: Duration? = nil,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let lease = try await acquire(.read, timeout: timeout, waiting: true)!
+        return try await hold(lease) { _ in try await body() }
+    }
+
+    /// Runs `body` holding the write lease, and returns its value; `body`
+    /// gets the grant's ``Fence``.
+    ///
+    /// While waiting, the writer's intent keeps new readers out (with
+    /// ``Preference/writers``); on timeout or cancellation it is withdrawn at
+    /// once. Renewal and release are as in
+    /// ``withReadLock(timeout:isolation:_:)``.
+    ///
+    /// ```swift
+    /// try await lock.withWriteLock(timeout: .seconds(5)) { fence in
+    ///     try await store.save(balance, fence: fence.value)
+    /// }
+    /// ```
+    ///
+    /// - Throws: as ``withReadLock(timeout:isolation:_:)``.
+    public func withWriteLock<T>(
+        timeout: Duration? = nil,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (Fence) async throws -> T
+    ) async throws -> T {
+        let lease = try await acquire(.write, timeout: timeout, waiting: true)!
+        return try await hold(lease) { fence in try await body(fence!) }
+    }
+
+    /// Runs `body` under a read lease if one is granted at once; returns
+    /// `nil` without waiting otherwise.
+    ///
+    /// ```swift
+    /// if let cached = try await lock.withReadLockIfAvailable({ try await cache.read() }) { use(cached) }
+    /// ```
+    ///
+    /// - Throws: as ``withReadLock(timeout:isolation:_:)``, never `.timedOut`.
+    public func withReadLockIfAvailable<T>(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> T
+    ) async throws -> T? {
+        guard let lease = try await acquire(.read, timeout: nil, waiting: false) else { return nil }
+        return try await hold(lease) { _ in try await body() }
+    }
+
+    /// Runs `body` under the write lease if it is granted at once; returns
+    /// `nil` without waiting otherwise. A refused writer withdraws its intent
+    /// before returning, so it never holds readers up.
+    ///
+    /// - Throws: as ``withWriteLock(timeout:isolation:_:)``, never `.timedOut`.
+    public func withWriteLockIfAvailable<T>(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (Fence) async throws -> T
+    ) async throws -> T? {
+        guard let lease = try await acquire(.write, timeout: nil, waiting: false) else { return nil }
+        return try await hold(lease) { fence in try await body(fence!) }
+    }
+
+    /// Runs `body` while a child task keeps `lease` alive, then releases it.
+    ///
+    /// R1: if the lease cannot be proven valid any more, the task running
+    /// `body` is cancelled and, once `body` returns, `.leaseLost` is thrown in
+    /// place of its result.
+    private func hold<T>(
+        _ lease: Lease,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (Fence?) async throws -> T
+    ) async throws -> T {
+        let canceller = CurrentTaskCanceller()
+        // Detached: the renewals must not queue behind `body` on its actor.
+        let keeper = Task.detached(priority: Task.currentPriority) {
+            await LeaseKeeper(lease: lease).run(onLoss: { canceller.cancel() })
+        }
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await body(lease.fence))
+        } catch {
+            outcome = .failure(error)
+        }
+        keeper.cancel()
+        let loss = await keeper.value
+        lease.end()
+        let heldToTheEnd = (try? await lease.sendRelease()) ?? true
+        if let loss { throw RWLockError.leaseLost(loss) }
+        let value = try outcome.get()
+        // The server had no lease to release: it ended while `body` ran,
+        // unnoticed by the renewals (a flushed key, a server clock jump).
+        if !heldToTheEnd {
+            throw RWLockError.leaseLost("\(lease.describe) had already ended on the server when released")
+        }
+        return value
+    }
+}

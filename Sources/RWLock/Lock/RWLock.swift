@@ -1,0 +1,94 @@
+import Foundation
+
+/// A distributed reader-writer lock kept in Redis: any number of readers, or
+/// one writer, across processes and machines.
+///
+/// Every operation is one atomic Lua script from the package's `lua/`
+/// directory. Holders own the lock through *leases* that end on the Redis
+/// server's clock unless renewed, so a crashed holder blocks others for at
+/// most one lease. By default writers are preferred: once a writer waits, no
+/// new reader gets in.
+///
+/// ```swift
+/// let client = try RedisClient(url: nil)
+/// let lock = try RWLock(name: "invoices", client: client)
+/// let total = try await lock.withReadLock { try await loadTotal() }
+/// try await lock.withWriteLock(timeout: .seconds(5)) { fence in
+///     try await store(total + 1, fencedBy: fence)
+/// }
+/// ```
+///
+/// A lock value holds no connection or thread of its own; make as many as
+/// needed. All of a lock's Redis keys share the hash tag `{name}`
+/// (`rwlock:{name}:writer`, `…:readers`, `…:caps`, `…:queue`, `…:intents`,
+/// `…:fence`, and the pub/sub channel `…:channel`), so a cluster keeps them
+/// in one slot.
+public final class RWLock: Sendable {
+    /// The lock's name, the `{name}` in its keys.
+    public let name: String
+    /// The client whose connections the lock's scripts run on.
+    public let client: RedisClient
+    /// Lease length, preference and the other settings, as validated at init.
+    public let options: Options
+
+    /// KEYS[1...7] of every script, in the scripts' header order.
+    let keys: [[UInt8]]
+
+    /// The key suffixes, in the order the scripts' headers declare KEYS.
+    static let keySuffixes = ["writer", "readers", "caps", "queue", "intents", "fence", "channel"]
+
+    /// The longest lock name, in UTF-8 bytes.
+    public static let maximumNameLength = 200
+
+    /// Makes a lock; checks every setting, sends nothing.
+    ///
+    /// - Parameters:
+    ///   - name: 1 to 200 bytes of UTF-8 without `{`, `}`, whitespace or
+    ///     control characters. Locks with the same name on the same server are
+    ///     the same lock.
+    ///   - client: the server to keep the lock in.
+    ///   - options: lease length and the rest; see ``Options``.
+    /// - Throws: ``RWLockError`` of kind `.invalidConfiguration`, naming the
+    ///   bad setting, before any network traffic.
+    public init(name: String, client: RedisClient, options: Options = .init()) throws {
+        try Self.validate(name: name)
+        try options.validate()
+        self.name = name
+        self.client = client
+        self.options = options
+        self.keys = Self.keySuffixes.map { Array("rwlock:{\(name)}:\($0)".utf8) }
+    }
+
+    /// The pub/sub channel the scripts publish releases on (KEYS[7]).
+    var channel: [UInt8] { keys[6] }
+
+    private static func validate(name: String) throws {
+        func reject(_ why: String) -> RWLockError {
+            .invalidConfiguration("the lock name \(name.debugDescription) \(why)")
+        }
+        guard !name.isEmpty else { throw reject("is empty; give the lock a name such as \"orders\"") }
+        guard name.utf8.count <= maximumNameLength else {
+            throw reject("is \(name.utf8.count) bytes long; the limit is \(maximumNameLength)")
+        }
+        // `{` or `}` would change the keys' Redis Cluster hash tag and split
+        // the lock's keys across slots.
+        guard !name.contains("{"), !name.contains("}") else { throw reject("contains '{' or '}'") }
+        guard !name.unicodeScalars.contains(where: \.isWhitespaceOrControl) else {
+            throw reject("contains whitespace or a control character")
+        }
+    }
+}
+
+extension Unicode.Scalar {
+    var isWhitespaceOrControl: Bool {
+        properties.isWhitespace || properties.generalCategory == .control || properties.generalCategory == .format
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded toward zero: the unit of the scripts' ARGV.
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The one pub/sub connection of a ``RedisClient``, shared by every waiter
+/// of every lock on that client.
+///
+/// The scripts PUBLISH on a lock's channel (`rwlock:{name}:channel`) when
+/// they release, downgrade or withdraw. A waiter registers for its lock's
+/// channel and sleeps until a message arrives there or its bounded pause
+/// ends, whichever is first; the pause bounds what a lost message (a
+/// reconnect, a release before the subscription took effect) can cost.
+///
+/// One thread, started at the first wait, owns the connection: it
+/// subscribes to the channels that have waiters, unsubscribes from those
+/// that have none, and resumes the waiters of a channel when a message comes.
+/// Its blocking reads never run on Swift's cooperative pool. Memory is one
+/// entry per waiting task, whatever the number of locks.
+final class Subscriber: Sendable {
+    private enum Entry {
+        case waiting(channel: [UInt8], CheckedContinuation<Void, Never>)
+        /// Finished before its continuation was registered.
+        case finished
+    }
+
+    private struct State: ~Copyable {
+        var entries: [UInt64: Entry] = [:]
+        var channels: [[UInt8]: Set<UInt64>] = [:]
+        var nextID: UInt64 = 0
+        var threadStarted = false
+        var isShutdown = false
+    }
+
+    private let state = Mutex(State())
+    private let endpoint: RedisEndpoint
+    private let connectTimeout: Duration
+    /// A pipe whose read end the thread polls beside the socket, so a new
+    /// channel or shutdown wakes it at once. -1 when pipe(2) failed: the
+    /// thread then notices changes at its next poll timeout.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    /// The subscriber connection's `CLIENT SETNAME`, unique per client, so
+    /// operators (and tests) can tell it apart in `CLIENT LIST`.
+    let connectionName = "rwlock-subscriber-\(UUID().uuidString.prefix(8))"
+
+    /// How long the thread waits for a message before looking for new
+    /// channels again, when nothing pokes it.
+    private static let pollInterval = Duration.milliseconds(500)
+
+    init(endpoint: RedisEndpoint, connectTimeout: Duration) {
+        self.endpoint = endpoint
+        self.connectTimeout = connectTimeout
+        var descriptors: [Int32] = [-1, -1]
+        if pipe(&descriptors) == 0 {
+            for descriptor in descriptors { _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) }
+        } else {
+            descriptors = [-1, -1]
+        }
+        (wakeRead, wakeWrite) = (descriptors[0], descriptors[1])
+    }
+
+    deinit {
+        if wakeRead >= 0 { close(wakeRead) }
+        if wakeWrite >= 0 { close(wakeWrite) }
+    }
+
+    /// Waits until a message arrives on `channel` or `pause` has passed.
+    /// - Throws: `CancellationError` as soon as the task is cancelled.
+    func wait(on channel: [UInt8], upTo pause: Duration) async throws {
+        let id = state.withLock { state in
+            defer { state.nextID &+= 1 }
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await withCheckedContinuation { self.register(id, on: channel, $0) } }
+                group.addTask { try? await Task.sleep(for: pause) }
+                await group.next()
+                group.cancelAll()
+                self.finish(id)
+                await group.waitForAll()
+            }
+        } onCancel: {
+            self.finish(id)
+        }
+        // Both children are done and the cancellation handler cannot run
+        // any more: drop a `.finished` marker if one was left.
+        state.withLock { _ = $0.entries.removeValue(forKey: id) }
+        try Task.checkCancellation()
+    }
+
+    /// Ends the thread (it closes the connection) and resumes every waiter.
+    func shutdown() {
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.isShutdown = true
+            let waiting = state.entries.values.compactMap { entry -> CheckedContinuation<Void, Never>? in
+                if case .waiting(_, let continuation) = entry { return continuation }
+                return nil
+            }
+            state.entries = [:]
+            state.channels = [:]
+            return waiting
+        }
+        poke()
+        for continuation in waiting { continuation.resume() }
+    }
+
+    // MARK: - Waiters' side
+
+    private func register(_ id: UInt64, on channel: [UInt8], _ continuation: CheckedContinuation<Void, Never>) {
+        enum Action { case resumeNow, poke, startThread, nothing }
+        let action = state.withLock { state -> Action in
+            if state.isShutdown { return .resumeNow }
+            if case .finished = state.entries[id] {
+                state.entries[id] = nil
+                return .resumeNow
+            }
+            state.entries[id] = .waiting(channel: channel, continuation)
+            let isNewChannel = state.channels[channel] == nil
+            state.channels[channel, default: []].insert(id)
+            if !state.threadStarted {
+                state.threadStarted = true
+                return .startThread
+            }
+            return isNewChannel ? .poke : .nothing
+        }
+        switch action {
+        case .resumeNow: continuation.resume()
+        case .poke: poke()
+        case .startThread: startThread()
+        case .nothing: break
+        }
+    }
+
+    /// Resumes waiter `id` if it is registered, or marks it finished so that
+    /// its registration, still to come, resumes at once.
+    private func finish(_ id: UInt64) {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            switch state.entries[id] {
+            case .waiting(let channel, let continuation):
+                state.entries[id] = nil
+                state.channels[channel]?.remove(id)
+                if state.channels[channel]?.isEmpty == true { state.channels[channel] = nil }
+                return continuation
+            case .finished:
+                return nil
+            case nil:
+                state.entries[id] = .finished
+                return nil
+            }
+        }
+        continuation?.resume()
+    }
+
+    private func wakeAll(on channel: [UInt8]) {
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard let ids = state.channels.removeValue(forKey: channel) else { return [] }
+            return ids.compactMap { id in
+                guard case .waiting(_, let continuation) = state.entries.removeValue(forKey: id) else { return nil }
+                return continuation
+            }
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    private func poke() {
+        guard wakeWrite >= 0 else { return }
+        var byte: UInt8 = 1
+        // A full pipe already guarantees a wake-up; the result does not matter.
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    // MARK: - The subscriber thread
+
+    private func startThread() {
+        let thread = Thread { [self] in run() }
+        thread.name = "RWLock.subscriber"
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    private func run() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        var connection: HiredisConnection? = nil
+        var subscribed: Set<[UInt8]> = []
+        while true {
+            drainWakePipe()
+            let (stop, wanted) = state.withLock { ($0.isShutdown, Set($0.channels.keys)) }
+            if stop {
+                connection?.close()
+                return
+            }
+            do {
+                if connection?.isBroken ?? true {
+                    subscribed = []
+                    connection = nil
+                    connection = try HiredisConnection(
+                        endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: .seconds(5))
+                    // Its +OK arrives among the pushed replies and is skipped there.
+                    try connection!.sendWithoutReply(
+                        [Array("CLIENT".utf8), Array("SETNAME".utf8), Array(connectionName.utf8)])
+                }
+                let open = connection!
+                let added = wanted.subtracting(subscribed)
+                let dropped = subscribed.subtracting(wanted)
+                if !added.isEmpty { try open.sendWithoutReply([Array("SUBSCRIBE".utf8)] + added) }
+                if !dropped.isEmpty { try open.sendWithoutReply([Array("UNSUBSCRIBE".utf8)] + dropped) }
+                subscribed = wanted
+                if case .array(let parts) = try open.nextPushedReply(waitingUpTo: Self.pollInterval, orUntilReadable: wakeRead),
+                    parts.count == 3, parts[0] == .bulk("message"), case .bulk(let channel) = parts[1]
+                {
+                    wakeAll(on: channel)
+                }
+            } catch {
+                // Redis is down or the connection broke: waiters fall back on
+                // their bounded pauses; try again after a while.
+                connection = nil
+                var descriptor = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
+                _ = poll(&descriptor, 1, 200)
+            }
+        }
+    }
+
+    private func drainWakePipe() {
+        guard wakeRead >= 0 else { return }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wakeRead, &buffer, buffer.count) > 0 {}
+    }
+}

@@ -1,0 +1,86 @@
+import Testing
+
+@testable import RWLock
+
+/// Nothing listens on port 1: any traffic would fail with `.connection`, so
+/// `.invalidConfiguration` proves the check happened before sending.
+private func unreachableClient() -> RedisClient {
+    RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)), maxConnections: 1)
+}
+
+@Suite("Lock configuration is checked before any traffic")
+struct LockConfigurationTests {
+    @Test(
+        "bad names",
+        arguments: ["", String(repeating: "x", count: 201), "a{b", "a}b", "has space", "tab\there", "new\nline",
+                    "nul\u{0}", "bell\u{7}"])
+    func badNames(name: String) {
+        let error = #expect(throws: RWLockError.self) { try RWLock(name: name, client: unreachableClient()) }
+        #expect(error?.kind == .invalidConfiguration)
+        #expect(error?.description.contains("lock name") == true)
+    }
+
+    @Test func goodNamesMakeTheScriptsKeys() throws {
+        let lock = try RWLock(name: String(repeating: "é", count: 100), client: unreachableClient())
+        #expect(lock.keys.count == 7)
+        let plain = try RWLock(name: "orders:eu-1", client: unreachableClient())
+        #expect(plain.keys.map { String(decoding: $0, as: UTF8.self) } == [
+            "rwlock:{orders:eu-1}:writer", "rwlock:{orders:eu-1}:readers", "rwlock:{orders:eu-1}:caps",
+            "rwlock:{orders:eu-1}:queue", "rwlock:{orders:eu-1}:intents", "rwlock:{orders:eu-1}:fence",
+            "rwlock:{orders:eu-1}:channel",
+        ])
+    }
+
+    @Test(
+        "bad options",
+        arguments: [
+            RWLock.Options(lease: .milliseconds(99)),
+            RWLock.Options(lease: .seconds(1_000_000)),
+            RWLock.Options(hardCap: .milliseconds(50)),
+            RWLock.Options(retryInterval: .zero),
+            RWLock.Options(retryInterval: .milliseconds(-5)),
+            RWLock.Options(driftMargin: .milliseconds(-1)),
+            RWLock.Options(lease: .milliseconds(300), driftMargin: .milliseconds(100)),
+            RWLock.Options(tokenPrefix: "has space"),
+            RWLock.Options(tokenPrefix: String(repeating: "p", count: 101)),
+        ])
+    func badOptions(options: RWLock.Options) {
+        let error = #expect(throws: RWLockError.self) {
+            try RWLock(name: "config", client: unreachableClient(), options: options)
+        }
+        #expect(error?.kind == .invalidConfiguration)
+    }
+
+    @Test(arguments: [Duration.zero, .milliseconds(-1)])
+    func nonPositiveTimeouts(timeout: Duration) async throws {
+        let client = unreachableClient()
+        defer { client.shutdown() }
+        let lock = try RWLock(name: "config", client: client)
+        let read = await #expect(throws: RWLockError.self) { try await lock.withReadLock(timeout: timeout) {} }
+        #expect(read?.kind == .invalidConfiguration)
+        let write = await #expect(throws: RWLockError.self) { try await lock.acquireWrite(timeout: timeout) }
+        #expect(write?.kind == .invalidConfiguration)
+        #expect(client.pool.statistics.connectionsOpened == 0)
+        #expect(client.pool.statistics.threadsStarted == 0)
+    }
+
+    @Test func r1ValidityCountsFromSendingLessTheDriftMargin() {
+        let options = RWLock.Options(lease: .seconds(1), driftMargin: .milliseconds(10))
+        let now = ContinuousClock.now
+        // Sent now: valid 990 ms, well past the first renewal at 333 ms.
+        let prompt = options.validity(sent: now, grantedMilliseconds: 1000)
+        #expect(prompt == now + .milliseconds(990))
+        #expect(options.isWorthUsing(validUntil: prompt, at: now))
+        // The reply took 900 ms: 90 ms left is not worth starting a body on.
+        let late = options.validity(sent: now - .milliseconds(900), grantedMilliseconds: 1000)
+        #expect(!options.isWorthUsing(validUntil: late, at: now))
+        // A hard cap shorter than the lease sets the bar by the cap.
+        let capped = RWLock.Options(lease: .seconds(3), hardCap: .milliseconds(300), driftMargin: .zero)
+        #expect(capped.isWorthUsing(validUntil: now + .milliseconds(150), at: now))
+    }
+
+    @Test func fencesCompareByValue() {
+        #expect(Fence(1) < Fence(2))
+        #expect(Fence(7).description == "7")
+    }
+}

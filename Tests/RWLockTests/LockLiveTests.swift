@@ -1,0 +1,434 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import RWLock
+
+private let liveRedis = ProcessInfo.processInfo.environment["REDIS_URL"] != nil
+
+private func uniqueName(_ test: String = #function) -> String {
+    "t-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))"
+}
+
+/// Polls `condition` until it holds or `limit` passes; the scenarios wait for
+/// server state (an intent registered, a lease expired), not for time.
+private func eventually(
+    within limit: Duration = .seconds(5), _ condition: () async throws -> Bool
+) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    return try await condition()
+}
+
+/// A value shared between test tasks.
+private final class Box<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    var value: Value { mutex.withLock { $0 } }
+    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}
+
+/// Who was inside the lock when, on this process's monotonic clock.
+private final class Timeline: Sendable {
+    struct Visit: Sendable {
+        let mode: Lease.Mode
+        let enter: ContinuousClock.Instant
+        let leave: ContinuousClock.Instant
+    }
+    private let visits = Mutex<[Visit]>([])
+
+    func record(_ mode: Lease.Mode, _ work: () async throws -> Void) async rethrows {
+        let enter = ContinuousClock.now
+        try await work()
+        let leave = ContinuousClock.now
+        visits.withLock { $0.append(Visit(mode: mode, enter: enter, leave: leave)) }
+    }
+
+    var all: [Visit] { visits.withLock { $0 } }
+
+    /// S1 and S2: every pair of visits that overlap in time is two reads.
+    func overlapsBreakingExclusion() -> [(Visit, Visit)] {
+        let sorted = all.sorted { $0.enter < $1.enter }
+        var bad: [(Visit, Visit)] = []
+        for (index, first) in sorted.enumerated() {
+            for second in sorted[(index + 1)...] {
+                guard second.enter < first.leave else { break }
+                if first.mode == .write || second.mode == .write { bad.append((first, second)) }
+            }
+        }
+        return bad
+    }
+}
+
+private func keyCount(_ client: RedisClient, _ lock: RWLock, _ suffix: String) async throws -> Int64 {
+    let key = "rwlock:{\(lock.name)}:\(suffix)"
+    guard case .integer(let count) = try await client.send(["ZCARD", key]) else { return -1 }
+    return count
+}
+
+@Suite("RWLock against a live server", .enabled(if: liveRedis), .timeLimit(.minutes(2)))
+struct LockLiveTests {
+    @Test func readersShareWritersExcludeEveryone() async throws {
+        let client = try RedisClient(url: nil, maxConnections: 8)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(500)))
+        let timeline = Timeline()
+        let fences = Box<[Fence]>([])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<12 {
+                group.addTask {
+                    for round in 0..<6 {
+                        if (worker + round) % 3 == 0 {
+                            try await lock.withWriteLock(timeout: .seconds(30)) { fence in
+                                fences.withLock { $0.append(fence) }
+                                try await timeline.record(.write) { try await Task.sleep(for: .milliseconds(3)) }
+                            }
+                        } else {
+                            try await lock.withReadLock(timeout: .seconds(30)) {
+                                try await timeline.record(.read) { try await Task.sleep(for: .milliseconds(5)) }
+                            }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(timeline.all.count == 72)
+        let overlaps = timeline.overlapsBreakingExclusion()
+        #expect(overlaps.isEmpty, "\(overlaps.count) overlaps with a writer, first: \(String(describing: overlaps.first))")
+        // Readers did share: some read visits overlapped.
+        let reads = timeline.all.filter { $0.mode == .read }.sorted { $0.enter < $1.enter }
+        #expect(zip(reads, reads.dropFirst()).contains { $1.enter < $0.leave })
+        // S6: fences in grant order strictly increase (grant order = fence order is what we check: all distinct).
+        let granted = fences.value
+        #expect(Set(granted).count == granted.count)
+    }
+
+    @Test func successiveWriteFencesIncrease() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client)
+        var last: Fence? = nil
+        for _ in 0..<5 {
+            let fence = try await lock.withWriteLock { $0 }
+            if let last { #expect(fence > last) }
+            last = fence
+        }
+    }
+
+    @Test func aWriterBehindAStreamOfReadersGetsInWithinAboutOneReaderLease() async throws {
+        let client = try RedisClient(url: nil, maxConnections: 8)
+        defer { client.shutdown() }
+        let lease = Duration.milliseconds(300)
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: lease))
+        let stop = Box(false)
+        let readsAfterWrite = Box(0)
+        let written = Box(false)
+        let readers = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        while !stop.value {
+                            try await lock.withReadLock(timeout: .seconds(10)) {
+                                if written.value { readsAfterWrite.withLock { $0 += 1 } }
+                                try await Task.sleep(for: .milliseconds(100))
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // Readers are in and overlapping before the writer arrives.
+        #expect(try await eventually { try await keyCount(client, lock, "readers") >= 2 })
+        let start = ContinuousClock.now
+        try await lock.withWriteLock(timeout: .seconds(5)) { _ in written.withLock { $0 = true } }
+        let waited = ContinuousClock.now - start
+        stop.withLock { $0 = true }
+        try await readers.value
+        #expect(waited < lease + .milliseconds(300), "the writer waited \(waited) behind readers holding 100 ms each")
+        let laterReads = readsAfterWrite.value
+        #expect(laterReads > 0)
+    }
+
+    @Test func aWaiterWakesOnReleaseWithoutWaitingOutItsRetryInterval() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        // Every pause of the reader is at least 10 s (20 s jittered by ±50 %).
+        let lock = try RWLock(
+            name: uniqueName(), client: client, options: .init(lease: .seconds(30), retryInterval: .seconds(20)))
+        let writer = try await lock.acquireWrite()
+        let reader = Task { try await lock.withReadLock(timeout: .seconds(20)) {} }
+        // The reader has looked, been refused and subscribed to the lock's channel.
+        let channel = String(decoding: lock.channel, as: UTF8.self)
+        #expect(try await eventually {
+            guard case .array(let numsub) = try await client.send(["PUBSUB", "NUMSUB", channel]), numsub.count == 2,
+                case .integer(let subscribers) = numsub[1]
+            else { return false }
+            return subscribers >= 1
+        })
+        let released = ContinuousClock.now
+        try await writer.release()
+        try await reader.value
+        let woke = ContinuousClock.now - released
+        #expect(woke < .seconds(2), "the reader took \(woke) to notice the release")
+    }
+
+    @Test func cancellingAWaitingWriterLetsReadersInAtOnce() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(5)))
+        let reader = try await lock.acquireRead()
+        let writer = Task { try await lock.withWriteLock { _ in } }
+        #expect(try await eventually { try await keyCount(client, lock, "intents") == 1 })
+        // Writer preference: the intent keeps new readers out.
+        #expect(try await lock.withReadLockIfAvailable { true } == nil)
+        writer.cancel()
+        let error = await #expect(throws: RWLockError.self) { try await writer.value }
+        #expect(error?.kind == .cancelled)
+        // Withdrawn, not left to expire (its intent would live 5 s).
+        #expect(try await keyCount(client, lock, "intents") == 0)
+        #expect(try await lock.withReadLockIfAvailable { true } == true)
+        try await reader.release()
+    }
+
+    @Test func preferringReadersLetsReadersPastAWaitingWriter() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(preference: .readers))
+        let reader = try await lock.acquireRead()
+        let writer = Task { try await lock.withWriteLock(timeout: .seconds(10)) { $0 } }
+        #expect(try await eventually { try await keyCount(client, lock, "intents") == 1 })
+        #expect(try await lock.withReadLockIfAvailable { true } == true)
+        try await reader.release()
+        _ = try await writer.value
+    }
+
+    @Test func aRefusedWriterWithdrawsItsIntent() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client)
+        let reader = try await lock.acquireRead()
+        #expect(try await lock.withWriteLockIfAvailable { _ in true } == nil)
+        #expect(try await keyCount(client, lock, "intents") == 0)
+        #expect(try await lock.withReadLockIfAvailable { true } == true)
+        try await reader.release()
+        #expect(try await lock.withWriteLockIfAvailable { _ in true } == true)
+    }
+
+    @Test func waitingTimesOutAndLeavesNothingBehind() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client)
+        let holder = try await lock.acquireWrite()
+        let error = await #expect(throws: RWLockError.self) {
+            try await lock.withWriteLock(timeout: .milliseconds(200)) { _ in }
+        }
+        #expect(error?.kind == .timedOut)
+        #expect(try await keyCount(client, lock, "intents") == 0)
+        let readError = await #expect(throws: RWLockError.self) {
+            try await lock.acquireRead(timeout: .milliseconds(100))
+        }
+        #expect(readError?.kind == .timedOut)
+        try await holder.release()
+    }
+
+    @Test func explicitLeasesRenewDowngradeAndRelease() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(tokenPrefix: "tests"))
+        let lease = try await lock.acquireWrite()
+        #expect(lease.mode == .write && lease.fence != nil && lease.isValid)
+        #expect(lease.token.hasPrefix("tests:"))
+        let before = lease.validUntil
+        try await lease.renew()
+        #expect(lease.validUntil >= before)
+        #expect(try await lock.withReadLockIfAvailable { true } == nil)
+        try await lease.downgrade()
+        #expect(lease.mode == .read)
+        #expect(try await lock.withReadLockIfAvailable { true } == true)
+        #expect(try await lock.withWriteLockIfAvailable { _ in true } == nil)
+        let again = await #expect(throws: RWLockError.self) { try await lease.downgrade() }
+        #expect(again?.kind == .notHolder)
+        try await lease.release()
+        let twice = await #expect(throws: RWLockError.self) { try await lease.release() }
+        #expect(twice?.kind == .notHolder)
+        #expect(try await lock.withWriteLockIfAvailable { _ in true } == true)
+    }
+
+    @Test func anExpiredExplicitLeaseCannotBeRenewedOrReleased() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(100)))
+        let lease = try await lock.acquireRead()
+        // Waiting for the lease to expire is the scenario itself.
+        #expect(try await eventually { try await lock.withWriteLockIfAvailable { _ in true } == true })
+        #expect(!lease.isValid)
+        let error = await #expect(throws: RWLockError.self) { try await lease.renew() }
+        #expect(error?.kind == .leaseLost)
+    }
+
+    @Test func aBodyOutlivingItsHardCapIsCancelledAndReportsLeaseLost() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(
+            name: uniqueName(), client: client,
+            options: .init(lease: .milliseconds(150), hardCap: .milliseconds(400)))
+        let sawCancellation = Box(false)
+        let error = await #expect(throws: RWLockError.self) {
+            try await lock.withWriteLock { _ in
+                // Works until told to stop, as a body should.
+                _ = try? await eventually(within: .seconds(5)) { Task.isCancelled }
+                sawCancellation.withLock { $0 = Task.isCancelled }
+            }
+        }
+        #expect(error?.kind == .leaseLost)
+        let cancelled = sawCancellation.value
+        #expect(cancelled)
+    }
+
+    @Test func aLongBodyIsKeptAliveByRenewals() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(150)))
+        try await lock.withWriteLock { _ in
+            // Four leases long; another writer must stay out throughout.
+            let end = ContinuousClock.now + .milliseconds(600)
+            while ContinuousClock.now < end {
+                #expect(try await lock.withWriteLockIfAvailable { _ in true } == nil)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    @Test func theBodysErrorPropagatesAndTheLockIsReleased() async throws {
+        struct Boom: Error {}
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(30)))
+        await #expect(throws: Boom.self) { try await lock.withWriteLock { _ in throw Boom() } }
+        #expect(try await lock.withWriteLockIfAvailable { _ in true } == true)
+        await #expect(throws: Boom.self) { try await lock.withReadLock { throw Boom() } }
+        #expect(try await lock.withWriteLockIfAvailable { _ in true } == true)
+    }
+
+    @Test func scriptFlushMidRunIsSurvived() async throws {
+        let client = try RedisClient(url: nil, maxConnections: 4)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(150)))
+        let timeline = Timeline()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    for _ in 0..<5 {
+                        if worker == 0 {
+                            try await lock.withWriteLock(timeout: .seconds(10)) { _ in
+                                try await timeline.record(.write) { try await Task.sleep(for: .milliseconds(60)) }
+                            }
+                        } else {
+                            try await lock.withReadLock(timeout: .seconds(10)) {
+                                try await timeline.record(.read) { try await Task.sleep(for: .milliseconds(60)) }
+                            }
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                for _ in 0..<10 {
+                    _ = try await client.send(["SCRIPT", "FLUSH"])
+                    try await Task.sleep(for: .milliseconds(30))
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(timeline.all.count == 20)
+        #expect(timeline.overlapsBreakingExclusion().isEmpty)
+    }
+
+    @Test func killedConnectionsAreReplacedWithoutLosingTheLease() async throws {
+        let client = try RedisClient(url: nil, maxConnections: 1)
+        let admin = try RedisClient(url: nil, maxConnections: 1)
+        defer { client.shutdown(); admin.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(300)))
+        try await lock.withWriteLock { _ in
+            for _ in 0..<3 {
+                guard case .integer(let id) = try await client.send(["CLIENT", "ID"]) else { return }
+                _ = try await admin.send(["CLIENT", "KILL", "ID", String(id)])
+                // The renewals (every 100 ms) meet the dead connection and reconnect.
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        #expect(client.pool.statistics.connectionsOpened >= 3)
+        #expect(try await lock.withWriteLockIfAvailable { _ in true } == true)
+    }
+
+    @Test func aKilledSubscriberConnectionCostsAtMostARetryInterval() async throws {
+        let client = try RedisClient(url: nil)
+        let admin = try RedisClient(url: nil, maxConnections: 1)
+        defer { client.shutdown(); admin.shutdown() }
+        let lock = try RWLock(
+            name: uniqueName(), client: client, options: .init(lease: .seconds(30), retryInterval: .milliseconds(200)))
+        let writer = try await lock.acquireWrite()
+        let reader = Task { try await lock.withReadLock(timeout: .seconds(10)) {} }
+        let channel = String(decoding: lock.channel, as: UTF8.self)
+        #expect(try await eventually {
+            guard case .array(let numsub) = try await client.send(["PUBSUB", "NUMSUB", channel]), numsub.count == 2,
+                case .integer(let subscribers) = numsub[1]
+            else { return false }
+            return subscribers >= 1
+        })
+        let list = try await admin.send(["CLIENT", "LIST"]).string ?? ""
+        let line = list.split(separator: "\n").first { $0.contains("name=\(client.subscriber.connectionName) ") }
+        let id = line?.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3)
+        #expect(id != nil, "no subscriber connection in CLIENT LIST")
+        if let id { _ = try await admin.send(["CLIENT", "KILL", "ID", String(id)]) }
+        let released = ContinuousClock.now
+        try await writer.release()
+        try await reader.value
+        let woke = ContinuousClock.now - released
+        #expect(woke < .seconds(2), "the reader took \(woke) after its subscriber connection was killed")
+        // The subscriber reconnects for later waiters.
+        let holder = try await lock.acquireWrite()
+        let next = Task { try await lock.withReadLock(timeout: .seconds(10)) {} }
+        #expect(try await eventually {
+            guard case .array(let numsub) = try await client.send(["PUBSUB", "NUMSUB", channel]), numsub.count == 2,
+                case .integer(let subscribers) = numsub[1]
+            else { return false }
+            return subscribers >= 1
+        })
+        try await holder.release()
+        try await next.value
+    }
+
+    @Test(arguments: ["writer", "readers", "queue", "intents", "fence"])
+    func wrongTypedKeysAreAClearErrorAndNoGrant(suffix: String) async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client)
+        let key = "rwlock:{\(lock.name)}:\(suffix)"
+        // A list is no type any lock key has; a fence that is not a number is corrupt too.
+        if suffix == "fence" {
+            _ = try await client.send(["SET", key, "not-a-number", "PX", "60000"])
+        } else {
+            _ = try await client.send(["RPUSH", key, "planted"])
+        }
+        defer { Task { _ = try? await client.send(["DEL", key]) } }
+        for attempt in 0..<2 {
+            let error = await #expect(throws: RWLockError.self) {
+                if attempt == 0 {
+                    try await lock.withWriteLock(timeout: .seconds(1)) { _ in Issue.record("granted beside a corrupt key") }
+                } else {
+                    try await lock.withReadLock(timeout: .seconds(1)) { Issue.record("granted beside a corrupt key") }
+                }
+            }
+            #expect(error?.kind == .server)
+            #expect(error?.serverMessage?.contains("RWLOCK key") == true, "\(String(describing: error))")
+        }
+        guard case .integer(let exists) = try await client.send(["EXISTS", "rwlock:{\(lock.name)}:writer"]) else { return }
+        #expect(exists == (suffix == "writer" ? 1 : 0))
+        _ = try await client.send(["DEL", key])
+    }
+}
