@@ -2,8 +2,9 @@ import Foundation
 import Testing
 @testable import ScriptCheck
 
-/// A broken script set under `KnownBad/<name>/` and the invariant the
-/// checker must report for it.
+/// A broken variant of the lock under `KnownBad/<name>/` (only the scripts it
+/// changes; the rest come from `lua/`) and the invariant the checker must
+/// report for it.
 struct KnownBadFixture: Sendable, CustomTestStringConvertible {
     let name: String
     /// `S1` … `S7` or `CAP`, as in `Violation.invariant`.
@@ -54,7 +55,7 @@ struct KnownBadFixture: Sendable, CustomTestStringConvertible {
 
     @Test("the checker rejects a known-bad design", arguments: KnownBadFixture.all)
     func rejects(_ fixture: KnownBadFixture) throws {
-        let scripts = try LockScripts(directory: fixture.directory)
+        let scripts = try LockScripts(directory: fixture.directory, base: Self.goodDirectory)
         let report = Checker.run(scripts, options: Self.options)
         #expect(report.lint.isEmpty, "\(fixture.name): the flaw should be found by exploration, not lint: \(report.lint)")
         let example = try #require(report.counterexample, "\(fixture.name) (\(fixture.flaw)) passed the checker")
@@ -75,15 +76,18 @@ struct KnownBadFixture: Sendable, CustomTestStringConvertible {
         #expect(report.exhaustive.states > 0 && report.random.schedules == Self.options.runs)
     }
 
-    @Test("every fixture is a full script set that differs from lua/")
-    func fixturesAreComplete() throws {
+    @Test("every fixture replaces some of lua/'s scripts, and only scripts the lock has")
+    func fixturesOverrideScripts() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).filter { !$0.hasPrefix(".") }
         #expect(Set(names) == Set(KnownBadFixture.all.map(\.name)), "fixture directories and the test's list differ")
         let good = try LockScripts(directory: Self.goodDirectory)
+        let known = Set(LockOperation.allCases.map { $0.rawValue + ".lua" })
         for fixture in KnownBadFixture.all {
-            let bad = try LockScripts(directory: fixture.directory)
+            let files = try FileManager.default.contentsOfDirectory(atPath: fixture.directory)
+            #expect(!files.isEmpty && Set(files).isSubset(of: known), "\(fixture.name) holds \(files)")
+            let bad = try LockScripts(directory: fixture.directory, base: Self.goodDirectory)
             let changed = LockOperation.allCases.filter { bad[$0].source != good[$0].source }
-            #expect(!changed.isEmpty, "\(fixture.name) is identical to lua/")
+            #expect(changed.count == files.count, "\(fixture.name): every file it holds must differ from lua/'s")
         }
     }
 }

@@ -26,16 +26,21 @@ public struct LockScripts: Sendable {
     /// Where they were read from, for reports.
     public var directory: String
 
-    /// Reads `<directory>/<operation>.lua` for every operation.
+    /// Reads `<directory>/<operation>.lua` for every operation; with `base`,
+    /// a script missing from `directory` is read from `base` instead (a
+    /// variant that changes one or two scripts of a full set).
     /// - Throws: `SetupError` when the directory or a file cannot be read.
-    public init(directory: String) throws {
+    public init(directory: String, base: String? = nil) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw SetupError("no such Lua directory: \(directory)")
         }
         var sources: [LockOperation: [UInt8]] = [:]
         for operation in LockOperation.allCases {
-            let path = (directory as NSString).appendingPathComponent(operation.rawValue + ".lua")
+            var path = (directory as NSString).appendingPathComponent(operation.rawValue + ".lua")
+            if let base, !FileManager.default.fileExists(atPath: path) {
+                path = (base as NSString).appendingPathComponent(operation.rawValue + ".lua")
+            }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw SetupError("cannot read \(path): every operation needs its script (\(LockOperation.allCases.map { $0.rawValue + ".lua" }.joined(separator: ", ")))")
             }

@@ -38,6 +38,22 @@ import Testing
                 String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
 
+    /// A full script directory for a known-bad fixture: lua/ with the
+    /// fixture's scripts laid over it.
+    func fixtureDirectory(_ name: String) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fixture-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for source in [Self.packageRoot.appendingPathComponent("lua"),
+                       Self.packageRoot.appendingPathComponent("Tests/ScriptCheckTests/KnownBad/\(name)")] {
+            for file in try FileManager.default.contentsOfDirectory(atPath: source.path) where file.hasSuffix(".lua") {
+                let target = directory.appendingPathComponent(file)
+                try? FileManager.default.removeItem(at: target)
+                try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: target)
+            }
+        }
+        return directory.path
+    }
+
     @Test(.enabled(if: binary != nil)) func missingDirectoryIsASetupError() throws {
         let result = try run(["--lua-dir", "/nonexistent/lua"])
         #expect(result.status == 2)
@@ -50,7 +66,8 @@ import Testing
     }
 
     @Test(.enabled(if: binary != nil)) func badDesignExitsOneWithInvariantAndTimeline() throws {
-        let fixture = Self.packageRoot.appendingPathComponent("Tests/ScriptCheckTests/KnownBad/write-ignores-readers").path
+        let fixture = try fixtureDirectory("write-ignores-readers")
+        defer { try? FileManager.default.removeItem(atPath: fixture) }
         let result = try run(["--lua-dir", fixture, "--seed", "5", "--runs", "10", "--depth", "4"])
         #expect(result.status == 1)
         #expect(result.stdout.contains("S2 (readers exclude writers)"))
@@ -59,7 +76,8 @@ import Testing
     }
 
     @Test(.enabled(if: binary != nil)) func jsonReportIsOneObject() throws {
-        let fixture = Self.packageRoot.appendingPathComponent("Tests/ScriptCheckTests/KnownBad/read-ignores-intent").path
+        let fixture = try fixtureDirectory("read-ignores-intent")
+        defer { try? FileManager.default.removeItem(atPath: fixture) }
         let result = try run(["--lua-dir", fixture, "--seed", "9", "--runs", "10", "--depth", "4", "--json"])
         #expect(result.status == 1)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
