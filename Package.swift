@@ -51,7 +51,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RWLockTests",
-            dependencies: ["RWLock"]
+            dependencies: ["RWLock", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ScriptCheckTests",

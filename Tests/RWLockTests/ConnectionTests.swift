@@ -350,11 +350,12 @@ struct LiveConnectionTests {
         let client = try RedisClient(url: nil, maxConnections: 1)
         defer { client.shutdown() }
         let key = uniquePrefix() + "cancel"
-        // Occupy the only connection, then queue a second command and cancel it.
-        async let blocker = client.send(["BLPOP", key + ":none", "0.3"])
-        try await Task.sleep(for: .milliseconds(50))
+        // Occupy the only connection, then queue a second command and cancel
+        // it once the pool shows it waiting (polled, not slept on).
+        async let blocker = client.send(["BLPOP", key + ":none", "1"])
+        try await eventually { client.pool.load.busy == 1 }
         let queued = Task { try await client.send(["SET", key, "ran"]) }
-        try await Task.sleep(for: .milliseconds(50))
+        try await eventually { client.pool.load.queued == 1 }
         queued.cancel()
         await #expect(throws: CancellationError.self) { try await queued.value }
         #expect(try await blocker == .null)
@@ -414,5 +415,17 @@ struct UnixSocketTests {
         let client = RedisClient(endpoint: try RedisEndpoint(url: "unix://:s3cr%40t@\(socket)?db=2"))
         defer { client.shutdown() }
         #expect(try await client.send(["GET", "k"]) == .bulk("in-db-2"))
+    }
+}
+
+/// Polls `condition` until it holds, failing after `limit`.
+private func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("condition did not hold within \(limit)")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(2))
     }
 }

@@ -1,3 +1,6 @@
+import Foundation
+import Logging
+import Synchronization
 import Testing
 
 @testable import RWLock
@@ -82,5 +85,48 @@ struct LockConfigurationTests {
     @Test func fencesCompareByValue() {
         #expect(Fence(1) < Fence(2))
         #expect(Fence(7).description == "7")
+    }
+}
+
+/// The injected logger: the lock logs grants, waits and releases at trace
+/// and debug only, tagged with its name.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil))
+struct LockLoggingTests {
+    final class Records: Sendable {
+        let entries = Mutex<[(Logger.Level, String, Logger.Metadata)]>([])
+    }
+
+    struct Capture: LogHandler {
+        let records: Records
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
+                 source: String, file: String, function: String, line: UInt) {
+            let merged = self.metadata.merging(metadata ?? [:]) { $1 }
+            records.entries.withLock { $0.append((level, message.description, merged)) }
+        }
+    }
+
+    @Test func grantsAndReleasesAreLoggedAtDebugWithTheLockName() async throws {
+        let records = Records()
+        let logger = Logger(label: "test") { _ in Capture(records: records) }
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let name = "t-logging-\(UUID().uuidString.prefix(8))"
+        let lock = try RWLock(name: name, client: client, logger: logger)
+        let fence = try await lock.withWriteLock { fence in fence }
+        let entries = records.entries.withLock { $0 }
+        // The last grant: under load an earlier one may have come back too late
+        // to use (R1) and been released unused.
+        let granted = try #require(entries.last { $0.1 == "granted" })
+        #expect(granted.0 == .debug)
+        #expect(granted.2["rwlock.name"] == .string(name))
+        #expect(granted.2["rwlock.fence"] == .string("\(fence.value)"))
+        #expect(entries.contains { $0.1 == "releasing" })
+        #expect(entries.allSatisfy { $0.0 <= .debug }, "the lock logs at trace and debug only")
     }
 }

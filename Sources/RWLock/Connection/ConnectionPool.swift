@@ -72,6 +72,9 @@ final class ConnectionPool: Sendable {
     }
 
     var statistics: Statistics { state.withLock { $0.statistics } }
+    /// Commands waiting for a connection, and connections running one: lets
+    /// tests wait for a queue state instead of sleeping.
+    var load: (queued: Int, busy: Int) { state.withLock { ($0.queue.count, $0.busyWorkers) } }
 
     /// Runs `commands` on a pooled connection: as one command when
     /// `isPipeline` is false (exactly one element), else as a pipeline.

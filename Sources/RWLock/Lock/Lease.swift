@@ -80,8 +80,10 @@ public final class Lease: Sendable {
         let (renewed, milliseconds) = try ScriptReply.pair(reply, from: .renew)
         guard renewed == 1 else {
             end()
+            lock.logger.debug("renew refused: lease lost", metadata: ["rwlock.token": .string(token)])
             throw RWLockError.leaseLost("the server no longer holds \(describe) (it expired or was released)")
         }
+        lock.logger.trace("renewed", metadata: ["rwlock.token": .string(token), "rwlock.lease_ms": "\(milliseconds)"])
         extend(sent: sent, grantedMilliseconds: milliseconds)
     }
 
@@ -119,6 +121,7 @@ public final class Lease: Sendable {
             throw RWLockError.leaseLost("the server no longer holds \(describe), so it cannot be downgraded")
         }
         state.withLock { $0.mode = .read }
+        lock.logger.debug("downgraded to read", metadata: ["rwlock.token": .string(token)])
         extend(sent: sent, grantedMilliseconds: milliseconds)
     }
 
@@ -144,6 +147,7 @@ public final class Lease: Sendable {
     /// still releases (the connection pool refuses work for cancelled tasks).
     /// - Returns: whether the server had the lease.
     func sendRelease() async throws -> Bool {
+        lock.logger.debug("releasing", metadata: ["rwlock.token": .string(token)])
         let (client, keys, token) = (lock.client, lock.keys, Array(token.utf8))
         return try await Task {
             let reply = try await client.run(.release, keys: keys, arguments: [token])

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 extension RWLock {
     /// Waits for a read lease and returns it; the caller renews and releases
@@ -67,6 +68,10 @@ extension RWLock {
                         fence: mode == .write ? Fence(UInt64(max(third, 0))) : nil,
                         validUntil: options.validity(sent: sent, grantedMilliseconds: milliseconds))
                     mayHoldSomething = false
+                    logger.debug("granted", metadata: [
+                        "rwlock.mode": "\(mode)", "rwlock.token": .string(lease.token),
+                        "rwlock.lease_ms": "\(milliseconds)", "rwlock.fence": "\(third)",
+                    ])
                     if Task.isCancelled {
                         await releaseQuietly(lease)
                         throw CancellationError()
@@ -74,15 +79,23 @@ extension RWLock {
                     if options.isWorthUsing(validUntil: lease.validUntil, at: clock.now) { return lease }
                     // R1: the reply came back too late to leave useful time
                     // (a pause, a slow network): hand the lease back unused.
+                    logger.debug("grant arrived too late to use; releasing it unused", metadata: ["rwlock.token": .string(lease.token)])
                     await releaseQuietly(lease)
                     if !waiting { return nil }
                     hint = .zero
                 } else if !waiting {
                     if mode == .write { await withdrawQuietly(token) }
+                    logger.trace("not available", metadata: ["rwlock.mode": "\(mode)"])
                     return nil
+                } else {
+                    logger.trace("refused; waiting", metadata: [
+                        "rwlock.mode": "\(mode)", "rwlock.wait_hint_ms": "\(milliseconds)",
+                        "rwlock.queue_position": "\(third)",
+                    ])
                 }
                 let now = clock.now
                 if let deadline, now >= deadline {
+                    logger.debug("timed out waiting", metadata: ["rwlock.mode": "\(mode)"])
                     throw RWLockError.timedOut(
                         "lock \(name) was not granted for \(mode == .write ? "writing" : "reading") within \(timeout!)")
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// A distributed reader-writer lock kept in Redis: any number of readers, or
 /// one writer, across processes and machines.
@@ -30,6 +31,12 @@ public final class RWLock: Sendable {
     public let client: RedisClient
     /// Lease length, preference and the other settings, as validated at init.
     public let options: Options
+    /// Where the lock reports grants, refusals, waits and releases, at
+    /// `trace` and `debug` level only: a lock never logs above `debug`.
+    public let logger: Logger
+
+    /// The logger a lock uses when given none: discards everything.
+    public static let silentLogger = Logger(label: "rwlock") { _ in SwiftLogNoOpLogHandler() }
 
     /// KEYS[1...7] of every script, in the scripts' header order.
     let keys: [[UInt8]]
@@ -48,14 +55,19 @@ public final class RWLock: Sendable {
     ///     the same lock.
     ///   - client: the server to keep the lock in.
     ///   - options: lease length and the rest; see ``Options``.
+    ///   - logger: receives `trace`/`debug` records of grants, refusals,
+    ///     waits and releases, with the lock's name and the lease token.
     /// - Throws: ``RWLockError`` of kind `.invalidConfiguration`, naming the
     ///   bad setting, before any network traffic.
-    public init(name: String, client: RedisClient, options: Options = .init()) throws {
+    public init(name: String, client: RedisClient, options: Options = .init(), logger: Logger = RWLock.silentLogger) throws {
         try Self.validate(name: name)
         try options.validate()
         self.name = name
         self.client = client
         self.options = options
+        var logger = logger
+        logger[metadataKey: "rwlock.name"] = .string(name)
+        self.logger = logger
         self.keys = Self.keySuffixes.map { Array("rwlock:{\(name)}:\($0)".utf8) }
     }
 
