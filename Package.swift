@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "RWLock", targets: ["RWLock"]),
         .library(name: "ScriptCheck", targets: ["ScriptCheck"]),
         .executable(name: "script-check", targets: ["script-check"]),
+        .executable(name: "rwlock", targets: ["rwlock"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,6 +47,13 @@ let package = Package(
             name: "script-check",
             dependencies: [
                 "ScriptCheck",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "rwlock",
+            dependencies: [
+                "RWLock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -29,7 +29,9 @@ struct LeaseKeeper: Sendable {
                 nextRenewal = clock.now + interval
             } catch let error as RWLockError where error.kind == .leaseLost {
                 onLoss()
-                return error.description
+                // The caller wraps this in its own leaseLost: pass the detail,
+                // not the error's full sentence, or it reads twice.
+                return "a renewal of \(lease.describe) was refused: the server no longer holds it (it expired or was released)"
             } catch is CancellationError {
                 return nil
             } catch {

@@ -86,6 +86,24 @@ extension RWLock {
         return try await hold(lease) { fence in try await body(fence!) }
     }
 
+    /// Runs `body` holding a lease of `mode`, like ``withReadLock(timeout:isolation:_:)``
+    /// and ``withWriteLock(timeout:isolation:_:)``, but hands `body` the
+    /// ``Lease`` itself (its ``Lease/token`` and ``Lease/fence``), for callers
+    /// that must pass the token on, such as the `rwlock` command. `body` must
+    /// not release, renew or downgrade the lease: it is renewed and released
+    /// for it.
+    ///
+    /// - Throws: as ``withReadLock(timeout:isolation:_:)``.
+    public func withLease<T>(
+        _ mode: Lease.Mode,
+        timeout: Duration? = nil,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (Lease) async throws -> T
+    ) async throws -> T {
+        let lease = try await acquire(mode, timeout: timeout, waiting: true)!
+        return try await hold(lease) { _ in try await body(lease) }
+    }
+
     /// Runs `body` while a child task keeps `lease` alive, then releases it.
     ///
     /// R1: if the lease cannot be proven valid any more, the task running

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import RWLock
+
+/// The `rwlock` exit codes (sysexits.h where one fits), documented in
+/// `rwlock --help` and README.
+enum Exit {
+    /// `evict`: the token held no live lease.
+    static let nothingHeld: Int32 = 1
+    /// Bad usage: unknown option, malformed or non-positive duration, bad URL
+    /// or lock name, missing COMMAND (EX_USAGE).
+    static let usage: Int32 = 64
+    /// Redis could not be reached, or the connection broke (EX_UNAVAILABLE).
+    static let noConnection: Int32 = 69
+    /// The lease was lost while COMMAND ran; COMMAND was sent SIGTERM, then
+    /// SIGKILL after a grace period (EX_SOFTWARE).
+    static let leaseLost: Int32 = 70
+    /// The lock was not granted within --timeout (EX_TEMPFAIL).
+    static let timedOut: Int32 = 75
+    /// Redis answered with an error or an undecodable reply (EX_PROTOCOL).
+    static let server: Int32 = 76
+    /// COMMAND was found but could not be started (as shells do).
+    static let cannotExecute: Int32 = 126
+    /// COMMAND was not found (as shells do).
+    static let notFound: Int32 = 127
+
+    static let table = """
+        Exit status:
+          COMMAND's own  read/write: COMMAND ran; 128+N if it was killed by signal N
+          0    inspect, reset, evict: done (evict: the token's lease was ended)
+          1    evict: the token held no live lease
+          64   bad usage: unknown option, malformed, zero or negative duration,
+               bad URL or lock name, missing COMMAND
+          69   no connection to Redis
+          70   lease lost while COMMAND ran (COMMAND got SIGTERM, then SIGKILL
+               after 5 s)
+          75   timed out waiting for the lock (--timeout)
+          76   Redis replied with an error or an unexpected reply
+          126  COMMAND could not be started; 127 COMMAND not found
+          128+N  rwlock got signal N (SIGINT, SIGTERM) while waiting for the lock
+        """
+
+    /// Prints `error` on stderr and exits with its code.
+    static func fail(_ error: any Error) -> Never {
+        let code: Int32
+        if let error = error as? RWLockError {
+            switch error.kind {
+            case .invalidConfiguration: code = usage
+            case .connection, .shutdown: code = noConnection
+            case .timedOut: code = timedOut
+            case .leaseLost: code = leaseLost
+            default: code = server
+            }
+        } else {
+            code = server
+        }
+        printError("rwlock: \(error)")
+        exit(code)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+
+/// `rwlock`: run a command holding a distributed reader-writer lock on
+/// Redis, and operate on locks.
+struct RwlockCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rwlock",
+        abstract: "Run a command holding a reader-writer lock kept in Redis; inspect, evict, reset locks.",
+        usage: """
+            rwlock read|write NAME [--lease D] [--timeout D] [--url URL] -- COMMAND [ARG ...]
+            rwlock inspect NAME [--json] [--url URL]
+            rwlock evict NAME TOKEN [--url URL]
+            rwlock reset NAME [--url URL]
+            """,
+        discussion: """
+            read/write run COMMAND (stdio inherited) holding the lease, renew it every third of --lease, and \
+            release it when COMMAND exits. COMMAND gets RWLOCK_TOKEN (the lease's token) and, for write, \
+            RWLOCK_FENCE (the fencing token). SIGINT and SIGTERM are forwarded to COMMAND. Durations are a \
+            positive whole number and a unit: 250ms, 2s, 1m, 1h.
+
+            \(Exit.table)
+            """,
+        subcommands: [ReadCommand.self, WriteCommand.self, InspectCommand.self, EvictCommand.self, ResetCommand.self]
+    )
+}
+
+/// Parses and runs; ArgumentParser's own usage errors exit 64 like ours.
+func runMain() async -> Never {
+    do {
+        var command = try RwlockCommand.parseAsRoot()
+        if var command = command as? any AsyncParsableCommand {
+            try await command.run()
+        } else {
+            try command.run()
+        }
+        exit(0)
+    } catch let code as ExitCode {
+        exit(code.rawValue)
+    } catch {
+        let code = RwlockCommand.exitCode(for: error)
+        if code == .success {
+            print(RwlockCommand.fullMessage(for: error))
+            exit(0)
+        }
+        printError(RwlockCommand.fullMessage(for: error))
+        exit(Exit.usage)
+    }
+}
+
+await runMain()

@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+
+import RWLock
+
+/// The `rwlock` executable's promises: exit codes, the environment COMMAND
+/// gets, mutual exclusion across processes, the operator commands. Runs the
+/// binary SwiftPM built next to this test bundle, against REDIS_URL.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct RwlockCommandTests {
+    static let binary: URL? = {
+        let products = Bundle.main.bundleURL.deletingLastPathComponent()
+        let candidates = [products.appendingPathComponent("rwlock"),
+                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rwlock")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+    static let redisURL = ProcessInfo.processInfo.environment["REDIS_URL"]
+    static let live = binary != nil && redisURL != nil
+
+    // The documented exit codes.
+    static let usage: Int32 = 64, noConnection: Int32 = 69, timedOut: Int32 = 75
+
+    func uniqueName(_ test: String = #function) -> String {
+        "cli-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))"
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    /// A started `rwlock`; its output goes to files, not pipes, so that a
+    /// child filling one pipe cannot deadlock it.
+    final class Run: @unchecked Sendable {
+        let process = Process()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-cli-\(UUID().uuidString)")
+        private let exited = DispatchSemaphore(value: 0)
+
+        init(_ arguments: [String]) throws {
+            process.executableURL = RwlockCommandTests.binary
+            process.arguments = arguments
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            for name in ["out", "err"] { FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: nil) }
+            process.standardOutput = try FileHandle(forWritingTo: directory.appendingPathComponent("out"))
+            process.standardError = try FileHandle(forWritingTo: directory.appendingPathComponent("err"))
+            process.standardInput = FileHandle.nullDevice
+            let exited = exited
+            process.terminationHandler = { _ in exited.signal() }
+            try process.run()
+        }
+
+        /// Waits for the exit off the cooperative pool.
+        func finish() async throws -> Result {
+            let exited = exited
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    exited.wait()
+                    continuation.resume()
+                }
+            }
+            defer { try? FileManager.default.removeItem(at: directory) }
+            return Result(status: process.terminationStatus,
+                          stdout: String(decoding: try Data(contentsOf: directory.appendingPathComponent("out")), as: UTF8.self),
+                          stderr: String(decoding: try Data(contentsOf: directory.appendingPathComponent("err")), as: UTF8.self))
+        }
+    }
+
+    func run(_ arguments: [String]) async throws -> Result {
+        try await Run(arguments).finish()
+    }
+
+    func lock(_ name: String) throws -> RWLock {
+        try RWLock(name: name, client: RedisClient(url: Self.redisURL), options: .init(lease: .seconds(5)))
+    }
+
+    @Test(.enabled(if: live)) func exitStatusIsCommands() async throws {
+        let result = try await run(["write", uniqueName(), "--", "sh", "-c", "exit 7"])
+        #expect(result.status == 7)
+        #expect(try await run(["read", uniqueName(), "--", "true"]).status == 0)
+    }
+
+    @Test(.enabled(if: live)) func fenceIsSetAndIncreases() async throws {
+        let name = uniqueName()
+        let script = "echo \"$RWLOCK_FENCE $RWLOCK_TOKEN\""
+        let first = try await run(["write", name, "--lease", "2s", "--", "sh", "-c", script])
+        let second = try await run(["write", name, "--", "sh", "-c", script])
+        #expect(first.status == 0 && second.status == 0)
+        let a = first.stdout.split(separator: " "), b = second.stdout.split(separator: " ")
+        let fence1 = try #require(UInt64(a.first ?? "")), fence2 = try #require(UInt64(b.first ?? ""))
+        #expect(fence2 > fence1)
+        #expect(a.count == 2 && b.count == 2 && a[1] != b[1])
+        let reader = try await run(["read", name, "--", "sh", "-c", "echo \"${RWLOCK_FENCE-unset}\""])
+        #expect(reader.stdout == "unset\n")
+    }
+
+    @Test(.enabled(if: binary != nil), arguments: ["0s", "-1s", "abc", "5", "2x", "ms"])
+    func badDurationsAreUsageErrors(duration: String) async throws {
+        for option in ["--lease=\(duration)", "--timeout=\(duration)"] {
+            let result = try await run(["write", "cli-bad", option, "--url", "redis://127.0.0.1:1", "--", "true"])
+            #expect(result.status == Self.usage, "\(option)")
+            #expect(result.stderr.contains(duration), "\(option): \(result.stderr)")
+        }
+    }
+
+    @Test(.enabled(if: binary != nil)) func parseErrorsAreUsageErrors() async throws {
+        #expect(try await run(["--no-such-flag"]).status == Self.usage)
+        #expect(try await run(["write", "cli-bad", "--url", "redis://127.0.0.1:1"]).status == Self.usage)
+        #expect(try await run(["write", "cli bad", "--url", "redis://127.0.0.1:1", "--", "true"]).status == Self.usage)
+    }
+
+    @Test(.enabled(if: binary != nil)) func helpDocumentsTheExitCodes() async throws {
+        let result = try await run(["--help"])
+        #expect(result.status == 0)
+        for code in ["64", "69", "70", "75", "76", "126"] { #expect(result.stdout.contains("\n  \(code) "), "\(code)") }
+    }
+
+    @Test(.enabled(if: binary != nil)) func noServerIsNoConnection() async throws {
+        let result = try await run(["write", uniqueName(), "--url", "redis://127.0.0.1:1", "--", "true"])
+        #expect(result.status == Self.noConnection)
+        #expect(result.stderr.contains("connect"))
+        let inspect = try await run(["inspect", uniqueName(), "--url", "redis://127.0.0.1:1"])
+        #expect(inspect.status == Self.noConnection)
+    }
+
+    @Test(.enabled(if: live)) func heldLockTimesOut() async throws {
+        let name = uniqueName()
+        let lease = try await lock(name).acquireWrite()
+        let started = ContinuousClock.now
+        let result = try await run(["write", name, "--timeout", "300ms", "--", "true"])
+        #expect(result.status == Self.timedOut)
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        try await lease.release()
+    }
+
+    @Test(.enabled(if: live)) func concurrentWritersDoNotOverlap() async throws {
+        let name = uniqueName()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-log-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        let script = "echo enter $$ >> \"$0\"; sleep 0.05; echo leave $$ >> \"$0\""
+        let runs = try (0..<5).map { _ in try Run(["write", name, "--lease", "2s", "--", "sh", "-c", script, log.path]) }
+        for run in runs { #expect(try await run.finish().status == 0) }
+        let lines = String(decoding: try Data(contentsOf: log), as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 10)
+        for pair in stride(from: 0, to: lines.count - 1, by: 2) {
+            let enter = lines[pair].split(separator: " "), leave = lines[pair + 1].split(separator: " ")
+            #expect(enter.first == "enter" && leave.first == "leave" && enter.last == leave.last, "\(lines)")
+        }
+    }
+
+    @Test(.enabled(if: live)) func inspectJSONShowsTheHolder() async throws {
+        let name = uniqueName()
+        let lease = try await lock(name).acquireWrite()
+        let result = try await run(["inspect", name, "--json"])
+        try await lease.release()
+        #expect(result.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let writer = try #require(object["writer"] as? [String: Any])
+        #expect(writer["token"] as? String == lease.token)
+        #expect((writer["fence"] as? NSNumber)?.uint64Value == lease.fence?.value)
+        #expect(((writer["lease_ms_left"] as? NSNumber)?.intValue ?? 0) > 0)
+        #expect((object["readers"] as? [Any])?.isEmpty == true)
+        #expect((object["waiting"] as? [Any])?.isEmpty == true)
+        #expect((object["last_fence"] as? NSNumber)?.uint64Value == lease.fence?.value)
+        let table = try await run(["inspect", name])
+        #expect(table.status == 0 && table.stdout.contains("free"))
+    }
+
+    @Test(.enabled(if: live)) func evictFreesAHeldLease() async throws {
+        let name = uniqueName()
+        let lease = try await lock(name).acquireWrite()
+        let evicted = try await run(["evict", name, lease.token])
+        #expect(evicted.status == 0)
+        #expect(try await run(["write", name, "--timeout", "2s", "--", "true"]).status == 0)
+        #expect(try await run(["evict", name, lease.token]).status == 1)
+        await #expect(throws: RWLockError.self) { try await lease.renew() }
+    }
+
+    @Test(.enabled(if: live)) func resetFreesTheLockAndKeepsTheFence() async throws {
+        let name = uniqueName()
+        let lock = try lock(name)
+        let lease = try await lock.acquireWrite()
+        #expect(try await run(["reset", name]).status == 0)
+        let snapshot = try await lock.inspect()
+        #expect(snapshot.writer == nil)
+        #expect(snapshot.lastFence == lease.fence)
+        #expect(try await run(["write", name, "--timeout", "2s", "--", "true"]).status == 0)
+    }
+
+    /// Waits until someone holds `name` for writing; returns the token.
+    func writer(of lock: RWLock) async throws -> String? {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let writer = try await lock.inspect().writer { return writer.token }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    @Test(.enabled(if: live)) func lostLeaseStopsTheCommand() async throws {
+        let name = uniqueName()
+        let run = try Run(["write", name, "--lease", "300ms", "--", "sh", "-c", "exec sleep 30"])
+        let lock = try lock(name)
+        let token = try #require(try await writer(of: lock))
+        let started = ContinuousClock.now
+        #expect(try await lock.evict(token: token))
+        let result = try await run.finish()
+        #expect(result.status == 70)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(result.stderr.contains("lease was lost"))
+    }
+
+    @Test(.enabled(if: live)) func signalsAreForwardedToTheCommand() async throws {
+        let name = uniqueName()
+        let run = try Run(["write", name, "--", "sh", "-c", "trap 'exit 4' TERM; while true; do sleep 0.05; done"])
+        let lock = try lock(name)
+        _ = try #require(try await writer(of: lock))
+        try await Task.sleep(for: .milliseconds(200))  // let sh install its trap
+        kill(run.process.processIdentifier, SIGTERM)
+        #expect(try await run.finish().status == 4)
+        #expect(try await lock.inspect().writer == nil)
+    }
+}
