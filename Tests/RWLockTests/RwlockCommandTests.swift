@@ -27,6 +27,11 @@ import RWLock
 
     /// A started `rwlock`; its output goes to files, not pipes, so that a
     /// child filling one pipe cannot deadlock it.
+    ///
+    /// `@unchecked Sendable`: `Process` is not Sendable, but a `Run` is made
+    /// and read by one test task only; the termination handler, which runs on
+    /// another thread, touches nothing but the semaphore (itself thread-safe),
+    /// and `finish()` reads the process only after that semaphore fired.
     final class Run: @unchecked Sendable {
         let process = Process()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-cli-\(UUID().uuidString)")
@@ -215,5 +220,25 @@ import RWLock
         kill(run.process.processIdentifier, SIGTERM)
         #expect(try await run.finish().status == 4)
         #expect(try await lock.inspect().writer == nil)
+    }
+
+    /// DESIGN.md's paused holder: `rwlock` is SIGSTOPped while COMMAND runs
+    /// (as a GC pause or a suspended VM would), its lease runs out on the
+    /// server, another writer gets in; resumed, it finds its lease lost, stops
+    /// COMMAND and says so (exit 70), instead of carrying on.
+    @Test(.enabled(if: live)) func aHolderStoppedPastItsLeaseLearnsItLostTheLease() async throws {
+        let name = uniqueName()
+        let holder = try Run(["write", name, "--lease", "300ms", "--", "sh", "-c", "exec sleep 30"])
+        let lock = try lock(name)
+        let token = try #require(try await writer(of: lock))
+        kill(holder.process.processIdentifier, SIGSTOP)
+        // Waiting for the stopped holder's lease to run out is the scenario.
+        let fence = try await lock.withWriteLock(timeout: .seconds(10)) { fence in fence }
+        #expect(fence.value > 0)
+        kill(holder.process.processIdentifier, SIGCONT)
+        let result = try await holder.finish()
+        #expect(result.status == 70, "the resumed holder must report the lost lease: \(result.stderr)")
+        #expect(result.stderr.contains("lease was lost"))
+        #expect(try await lock.evict(token: token) == false, "the stopped holder's token holds nothing any more")
     }
 }
