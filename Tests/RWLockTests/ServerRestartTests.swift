@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+@testable import RWLock
+
+/// A redis-server restarted under a held lease (no persistence, so the lock's
+/// keys are gone): the holder learns its lease is lost, never that it still
+/// holds; the lock works again at once; fencing tokens keep growing, since
+/// they derive from server time, not from a counter the restart erased.
+private let restartableServerPath = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+    .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil && restartableServerPath != nil),
+       .timeLimit(.minutes(1)))
+struct ServerRestartTests {
+
+    /// A private server on a unix socket, so restarting it disturbs no other test.
+    final class PrivateServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rwlr-\(UUID().uuidString.prefix(8))")
+        var socket: String { directory.appendingPathComponent("redis.sock").path }
+        private var process: Process?
+
+        init() throws {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+
+        func start() async throws {
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: restartableServerPath!)
+            server.arguments = ["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700",
+                                "--save", "", "--appendonly", "no", "--dir", directory.path]
+            server.standardOutput = FileHandle.nullDevice
+            try server.run()
+            process = server
+            let deadline = ContinuousClock.now + .seconds(5)
+            while !FileManager.default.fileExists(atPath: socket) {
+                guard ContinuousClock.now < deadline else { throw RWLockError.connection("the private server did not start") }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+
+        /// SIGKILL: a child of a Swift Testing process may have SIGTERM blocked.
+        func kill() {
+            guard let process else { return }
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: socket)
+            self.process = nil
+        }
+
+        deinit {
+            kill()
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    @Test func aRestartCostsTheLeaseNotTheLock() async throws {
+        let server = try PrivateServer()
+        try await server.start()
+        let client = RedisClient(endpoint: try RedisEndpoint(url: server.socket))
+        defer { client.shutdown() }
+        let lock = try RWLock(name: "restarted", client: client, options: .init(lease: .seconds(5)))
+        let lease = try await lock.acquireWrite(timeout: .seconds(5))
+        let before = try #require(lease.fence)
+
+        server.kill()
+        try await server.start()
+
+        // The first call may meet the dead connection (.connection); a retry
+        // reaches the new, empty server, which holds no such lease.
+        var kinds: [RWLockError.Kind] = []
+        for _ in 0..<3 {
+            do {
+                try await lease.renew()
+                Issue.record("a renew after the restart claimed the lease still held")
+                break
+            } catch let error as RWLockError {
+                kinds.append(error.kind)
+                if error.kind == .leaseLost { break }
+            }
+        }
+        print("renew after the restart: \(kinds)")
+        #expect(kinds.last == .leaseLost, "renew after a restart: \(kinds)")
+        #expect(kinds.allSatisfy { $0 == .connection || $0 == .leaseLost })
+
+        let after = try await lock.withWriteLock(timeout: .seconds(5)) { fence in fence }
+        #expect(after > before, "fences keep growing across a restart that erased the fence key")
+    }
+}
