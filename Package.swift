@@ -50,6 +50,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "rwlock-bench", dependencies: ["RWLock", "ScriptCheck"]),
         .executableTarget(
             name: "rwlock",
             dependencies: [

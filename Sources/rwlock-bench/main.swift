@@ -1,0 +1,80 @@
+import Foundation
+import RWLock
+
+// rwlock-bench: measures the lock against its floor on the server named by
+// REDIS_URL (it starts nothing itself). Prints a table and, per measurement,
+// one JSON line: {"metric": NAME, "p50_us": ..., "p99_us": ..., "ops_per_s": ...}.
+// See BENCHMARKS.md.
+
+let environment = ProcessInfo.processInfo.environment
+guard let url = environment["REDIS_URL"], !url.isEmpty else {
+    FileHandle.standardError.write(Data("rwlock-bench: set REDIS_URL (e.g. redis://127.0.0.1:6379); it starts no server\n".utf8))
+    exit(2)
+}
+let prefix = "rwlock-bench:\(ProcessInfo.processInfo.processIdentifier)"
+let report = Report()
+
+do {
+    // One connection: the floor and the uncontended cycles share it.
+    let single = try RedisClient(url: url, maxConnections: 1)
+    defer { single.shutdown() }
+    say("rwlock-bench against \(url)")
+
+    report.section("floor (bare EVALSHA of `return 1`, PING; one pooled hiredis connection)")
+    try await Floor.run(single, report: report, iterations: 5_000)
+
+    report.section("uncontended cycles (acquire + release, same connection)")
+    try await Cycles.run(single, prefix: prefix, report: report, iterations: 5_000)
+
+    let pooled = try RedisClient(url: url, maxConnections: 16)
+    defer { pooled.shutdown() }
+    report.section("contended throughput (1 s per row; pool of 16 connections)")
+    try await Throughput.run(pooled, prefix: prefix, report: report, window: .seconds(1))
+
+    report.section("handoff latency (write -> waiting writer)")
+    try await Handoff.run(pooled, prefix: prefix, report: report, iterations: 100)
+
+    report.section("writer wait under a continuous reader flood")
+    try await WriterWait.run(pooled, prefix: prefix, report: report, samples: 100, readers: 8)
+} catch {
+    FileHandle.standardError.write(Data("rwlock-bench: \(error)\n".utf8))
+    exit(1)
+}
+
+report.section("python peers (mutex cycles, same server)")
+Peers.run(url: url, cycles: 3_000, report: report)
+
+report.section("script-check throughput (offline)")
+do {
+    try ScriptCheckBench.run(report: report, randomSteps: 20_000, exhaustiveDepth: 6)
+} catch {
+    say("script-check throughput skipped: \(error)")
+}
+
+// Targets, as ratios within this run.
+say("\n== targets (same run)")
+@MainActor func p50(_ metric: String) -> Double? { report[metric]?.p50 }
+@MainActor func ops(_ metric: String) -> Double? { report[metric]?.opsPerSecond }
+func verdict(_ met: Bool) -> String { met ? "MET" : "MISSED" }
+func line(_ text: String) { say(text) }
+if let cycle = p50("write_cycle"), let floor = p50("floor_cycle_2x_evalsha") {
+    let ratio = cycle / floor
+    line("write cycle p50 / floor (2 x EVALSHA) p50 = \(Measurement.format(cycle)) / \(Measurement.format(floor)) = \(String(format: "%.2f", ratio)) (target <= 1.2): \(verdict(ratio <= 1.2))")
+}
+if let cycle = p50("read_cycle"), let floor = p50("floor_cycle_2x_evalsha") {
+    line("read cycle p50 / floor p50 = \(String(format: "%.2f", cycle / floor)) (target <= 1.2): \(verdict(cycle / floor <= 1.2))")
+}
+if let pubsub = p50("handoff_pubsub"), let polling = p50("handoff_polling") {
+    line("handoff p50 = \(Measurement.format(pubsub)) us (target <= 1000): \(verdict(pubsub <= 1000))")
+    line("handoff polling / pub/sub p50 = \(String(format: "%.1f", polling / pubsub))x (target >= 5x): \(verdict(polling / pubsub >= 5))")
+}
+if let reads = ops("read_throughput_16"), let bare = ops("evalsha_throughput_16") {
+    line("16-task read throughput / bare EVALSHA = \(String(format: "%.2f", reads / bare)) (target >= 0.7): \(verdict(reads / bare >= 0.7))")
+}
+for peer in ["peer_redis_py_lock_cycle", "peer_python_redis_lock_cycle"] {
+    guard let theirs = p50(peer) else { line("\(peer): not measured"); continue }
+    for ours in ["write_cycle", "read_cycle"] {
+        guard let mine = p50(ours) else { continue }
+        line("\(ours) p50 vs \(peer) p50 = \(Measurement.format(mine)) vs \(Measurement.format(theirs)) us: \(verdict(mine < theirs))")
+    }
+}
