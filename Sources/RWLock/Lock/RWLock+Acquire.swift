@@ -51,7 +51,10 @@ extension RWLock {
         // Whether the server may hold an intent (or, after a transport
         // error, even a grant) for this token that must be cleaned up.
         var mayHoldSomething = false
-        let waiter = Waiter(lock: self)
+        // Made at the first refusal, not before: an uncontended acquire should
+        // not touch the subscriber. From then on the waiter watches the channel
+        // across every retry, so a release during an acquire is not missed.
+        var waiter: Waiter?
         do {
             while true {
                 if Task.isCancelled { throw CancellationError() }
@@ -101,7 +104,8 @@ extension RWLock {
                 }
                 var pause = min(options.retryInterval.jittered(), hint)
                 if let deadline { pause = min(pause, deadline - now) }
-                try await waiter.wait(upTo: pause)
+                if waiter == nil { waiter = Waiter(lock: self) }
+                try await waiter!.wait(upTo: pause)
             }
         } catch {
             if mayHoldSomething {

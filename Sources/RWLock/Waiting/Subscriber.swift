@@ -31,6 +31,13 @@ final class Subscriber: Sendable {
     private struct State: ~Copyable {
         var entries: [UInt64: Entry] = [:]
         var channels: [[UInt8]: Set<UInt64>] = [:]
+        /// Channels some acquire loop is watching (how many loops each): kept
+        /// subscribed between waits, so a release published while an acquire
+        /// is in flight is not lost.
+        var watched: [[UInt8]: Int] = [:]
+        /// Messages seen per watched channel: a waiter that saw a different
+        /// count before its acquire knows a release came since.
+        var messages: [[UInt8]: UInt64] = [:]
         var nextID: UInt64 = 0
         var threadStarted = false
         var isShutdown = false
@@ -69,9 +76,52 @@ final class Subscriber: Sendable {
         if wakeWrite >= 0 { close(wakeWrite) }
     }
 
-    /// Waits until a message arrives on `channel` or `pause` has passed.
+    /// Starts watching `channel` for an acquire loop: the channel stays
+    /// subscribed until ``unwatch(_:)``, and the returned count lets a later
+    /// ``wait(on:upTo:since:)`` see a message that came in between.
+    func watch(_ channel: [UInt8]) -> UInt64 {
+        enum Action { case poke, startThread, nothing }
+        let (seen, action) = state.withLock { state -> (UInt64, Action) in
+            let isNew = state.watched[channel] == nil && state.channels[channel] == nil
+            state.watched[channel, default: 0] += 1
+            let seen = state.messages[channel, default: 0]
+            if !state.threadStarted, !state.isShutdown {
+                state.threadStarted = true
+                return (seen, .startThread)
+            }
+            return (seen, isNew ? .poke : .nothing)
+        }
+        switch action {
+        case .poke: poke()
+        case .startThread: startThread()
+        case .nothing: break
+        }
+        return seen
+    }
+
+    /// Ends one ``watch(_:)`` of `channel`.
+    func unwatch(_ channel: [UInt8]) {
+        state.withLock { state in
+            guard let count = state.watched[channel] else { return }
+            if count <= 1 {
+                state.watched[channel] = nil
+                state.messages[channel] = nil
+            } else {
+                state.watched[channel] = count - 1
+            }
+        }
+    }
+
+    /// Waits until a message arrives on `channel` or `pause` has passed;
+    /// returns at once when one came since the count `since` (from
+    /// ``watch(_:)``) was read. Returns the count to pass next time.
     /// - Throws: `CancellationError` as soon as the task is cancelled.
-    func wait(on channel: [UInt8], upTo pause: Duration) async throws {
+    @discardableResult
+    func wait(on channel: [UInt8], upTo pause: Duration, since seen: UInt64? = nil) async throws -> UInt64? {
+        if let seen {
+            let current = state.withLock { $0.messages[channel] }
+            if let current, current != seen { return current }
+        }
         let id = state.withLock { state in
             defer { state.nextID &+= 1 }
             return state.nextID
@@ -92,6 +142,7 @@ final class Subscriber: Sendable {
         // any more: drop a `.finished` marker if one was left.
         state.withLock { _ = $0.entries.removeValue(forKey: id) }
         try Task.checkCancellation()
+        return seen == nil ? nil : state.withLock { $0.messages[channel, default: 0] }
     }
 
     /// Ends the thread (it closes the connection) and resumes every waiter.
@@ -159,6 +210,7 @@ final class Subscriber: Sendable {
 
     private func wakeAll(on channel: [UInt8]) {
         let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            if state.watched[channel] != nil { state.messages[channel, default: 0] &+= 1 }
             guard let ids = state.channels.removeValue(forKey: channel) else { return [] }
             return ids.compactMap { id in
                 guard case .waiting(_, let continuation) = state.entries.removeValue(forKey: id) else { return nil }
@@ -194,7 +246,7 @@ final class Subscriber: Sendable {
         var subscribed: Set<[UInt8]> = []
         while true {
             drainWakePipe()
-            let (stop, wanted) = state.withLock { ($0.isShutdown, Set($0.channels.keys)) }
+            let (stop, wanted) = state.withLock { ($0.isShutdown, Set($0.channels.keys).union($0.watched.keys)) }
             if stop {
                 connection?.close()
                 return
