@@ -1,3 +1,4 @@
+import ScriptCheck
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+import ScriptCheck
 /// Random Redis commands over a tiny key space (so types collide), aimed at
 /// the edges of every command the mock models: option combinations, numbers
 /// that do not parse or overflow, expiry times that are zero, negative, past

@@ -1,3 +1,4 @@
+import ScriptCheck
 /// A Lua script with the KEYS and ARGV it runs with.
 struct Snippet: Hashable, Sendable {
     var source: String

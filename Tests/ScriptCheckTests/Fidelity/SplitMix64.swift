@@ -1,19 +1,9 @@
-/// SplitMix64 (Steele, Lea & Flood): a tiny, fast, seedable generator. The
-/// fidelity suite derives everything it generates from one seed, so a
-/// failing run can be replayed exactly with `FIDELITY_SEED`.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
+import ScriptCheck
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Helpers over ScriptCheck's seedable SplitMix64: the fidelity suite derives
+/// everything it generates from one seed, so a failing run can be replayed
+/// exactly with `FIDELITY_SEED`.
+extension SplitMix64 {
     /// A uniformly chosen element; `items` must not be empty.
     mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
 
