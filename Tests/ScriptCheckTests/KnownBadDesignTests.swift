@@ -54,9 +54,9 @@ struct KnownBadFixture: Sendable, CustomTestStringConvertible {
         .appendingPathComponent("lua").path
 
     @Test("the checker rejects a known-bad design", arguments: KnownBadFixture.all)
-    func rejects(_ fixture: KnownBadFixture) throws {
+    func rejects(_ fixture: KnownBadFixture) async throws {
         let scripts = try LockScripts(directory: fixture.directory, base: Self.goodDirectory)
-        let report = Checker.run(scripts, options: Self.options)
+        let report = try await offThePool { Checker.run(scripts, options: Self.options) }
         #expect(report.lint.isEmpty, "\(fixture.name): the flaw should be found by exploration, not lint: \(report.lint)")
         let example = try #require(report.counterexample, "\(fixture.name) (\(fixture.flaw)) passed the checker")
         print("\(fixture.name): \(fixture.flaw)\n\(Timeline.render(example))")
@@ -68,9 +68,9 @@ struct KnownBadFixture: Sendable, CustomTestStringConvertible {
     }
 
     @Test("the good scripts pass under the same options")
-    func goodScriptsPass() throws {
+    func goodScriptsPass() async throws {
         let scripts = try LockScripts(directory: Self.goodDirectory)
-        let report = Checker.run(scripts, options: Self.options)
+        let report = try await offThePool { Checker.run(scripts, options: Self.options) }
         #expect(report.lint.isEmpty, "lint: \(report.lint)")
         #expect(report.counterexample == nil, "\(report.counterexample.map(Timeline.render) ?? "")")
         #expect(report.exhaustive.states > 0 && report.random.schedules == Self.options.runs)

@@ -152,7 +152,7 @@ import Testing
 
     // MARK: The runner kills a weakened script
 
-    @Test func weakenedAcquireReadIsKilled() throws {
+    @Test func weakenedAcquireReadIsKilled() async throws {
         let sources = try LockScripts(directory: LockScripts.defaultDirectory).scripts.mapValues(\.source)
         // acquire_read without its writer check: a reader can join a live writer.
         let source = sources[.acquireRead]!
@@ -162,7 +162,7 @@ import Testing
                                               edits: [SourceEdit(start..<start + writerCheck.count, "")]))
         #expect(mutant.mutated == "")
         let options = MutationOptions(seed: 1, runs: 10, depth: 3, threads: 1)
-        let outcome = MutationRunner.check(mutant, sources: sources, directory: "<test>", options: options)
+        let outcome = try await offThePool { MutationRunner.check(mutant, sources: sources, directory: "<test>", options: options) }
         #expect(outcome.killed)
         #expect(outcome.killedBy == "S2", "\(outcome.detail)")
 

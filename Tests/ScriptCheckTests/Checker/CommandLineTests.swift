@@ -14,9 +14,15 @@ import Testing
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        // waitUntilExit blocks: keep it off the cooperative pool.
+        try await offThePool { try Self.runBlocking(arguments) }
+    }
+
+    static func runBlocking(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
-        process.executableURL = try #require(Self.binary)
+        guard let binary = Self.binary else { throw CocoaError(.fileNoSuchFile) }
+        process.executableURL = binary
         process.arguments = arguments
         // Files, not pipes: a child filling one pipe while we drain the other
         // would deadlock.
@@ -54,31 +60,31 @@ import Testing
         return directory.path
     }
 
-    @Test(.enabled(if: binary != nil)) func missingDirectoryIsASetupError() throws {
-        let result = try run(["--lua-dir", "/nonexistent/lua"])
+    @Test(.enabled(if: binary != nil)) func missingDirectoryIsASetupError() async throws {
+        let result = try await run(["--lua-dir", "/nonexistent/lua"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("no such Lua directory"))
     }
 
-    @Test(.enabled(if: binary != nil)) func unknownOptionIsAUsageError() throws {
-        let result = try run(["--no-such-flag"])
+    @Test(.enabled(if: binary != nil)) func unknownOptionIsAUsageError() async throws {
+        let result = try await run(["--no-such-flag"])
         #expect(result.status == 2)
     }
 
-    @Test(.enabled(if: binary != nil)) func badDesignExitsOneWithInvariantAndTimeline() throws {
+    @Test(.enabled(if: binary != nil)) func badDesignExitsOneWithInvariantAndTimeline() async throws {
         let fixture = try fixtureDirectory("write-ignores-readers")
         defer { try? FileManager.default.removeItem(atPath: fixture) }
-        let result = try run(["--lua-dir", fixture, "--seed", "5", "--runs", "10", "--depth", "4"])
+        let result = try await run(["--lua-dir", fixture, "--seed", "5", "--runs", "10", "--depth", "4"])
         #expect(result.status == 1)
         #expect(result.stdout.contains("S2 (readers exclude writers)"))
         #expect(result.stdout.contains("acquire_write("))
         #expect(result.stdout.contains("--seed 5"))
     }
 
-    @Test(.enabled(if: binary != nil)) func jsonReportIsOneObject() throws {
+    @Test(.enabled(if: binary != nil)) func jsonReportIsOneObject() async throws {
         let fixture = try fixtureDirectory("read-ignores-intent")
         defer { try? FileManager.default.removeItem(atPath: fixture) }
-        let result = try run(["--lua-dir", fixture, "--seed", "9", "--runs", "10", "--depth", "4", "--json"])
+        let result = try await run(["--lua-dir", fixture, "--seed", "9", "--runs", "10", "--depth", "4", "--json"])
         #expect(result.status == 1)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let violation = object?["violation"] as? [String: Any]
@@ -86,19 +92,19 @@ import Testing
         #expect(object?["ok"] as? Bool == false)
     }
 
-    @Test(.enabled(if: binary != nil)) func goodScriptsPassASmallRun() throws {
-        let result = try run(["--lua-dir", Self.packageRoot.appendingPathComponent("lua").path,
+    @Test(.enabled(if: binary != nil)) func goodScriptsPassASmallRun() async throws {
+        let result = try await run(["--lua-dir", Self.packageRoot.appendingPathComponent("lua").path,
                               "--seed", "3", "--runs", "20", "--depth", "4"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("distinct states"))
         #expect(result.stdout.contains("peak memory"))
     }
 
-    @Test(.enabled(if: binary != nil)) func evalPrintsLikeRedisCli() throws {
+    @Test(.enabled(if: binary != nil)) func evalPrintsLikeRedisCli() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("eval-\(UUID().uuidString).lua")
         try Data("return {KEYS[1], ARGV[1], 3.7, {err='no'}}".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try run(["eval", file.path, "k1", ",", "a1"])
+        let result = try await run(["eval", file.path, "k1", ",", "a1"])
         #expect(result.status == 0)
         #expect(result.stdout == "1) \"k1\"\n2) \"a1\"\n3) (integer) 3\n4) (error) no\n")
     }

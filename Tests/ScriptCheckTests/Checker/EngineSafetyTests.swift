@@ -49,8 +49,9 @@ import Testing
     @Test func sha1MatchesKnownVectors() {
         #expect(SHA1.hex(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
         #expect(SHA1.hex([]) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
-        let million = [UInt8](repeating: 0x61, count: 1_000_000)
-        #expect(SHA1.hex(million) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+        // 56 bytes: the padding spills into a second block.
+        #expect(SHA1.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
     }
 
     @Test func redisCliFormatIndentsNestedArraysLikeRedisCli() {

@@ -11,7 +11,16 @@ extension Fidelity {
         static let commandsPerSequence = 200
 
         @Test(arguments: 0..<batches)
-        func commandSequences(batch: Int) throws {
+        func commandSequences(batch: Int) async throws {
+            // On a thread of its own: blocking network calls must not hold a
+            // cooperative-pool thread the live lock tests need.
+            if let report = try await offThePool({ try Self.runCommandBatch(batch) }) {
+                Issue.record(Comment(rawValue: report))
+            }
+        }
+
+        /// The batch itself: the failure report, or nil when both sides agreed.
+        static func runCommandBatch(_ batch: Int) throws -> String? {
             let seed = SplitMix64.derive(Fidelity.masterSeed, batch)
             print("Fidelity commands batch \(batch): seed \(seed.hex) (FIDELITY_SEED=\(Fidelity.masterSeed.hex))")
             let runner = try DifferentialRunner()
@@ -22,11 +31,12 @@ extension Fidelity {
                 let steps = (0..<Self.commandsPerSequence).map { _ in Step.command(generator.command(&g)) }
                 if let report = try runner.check(steps, seed: seed, label: "commands batch \(batch), sequence \(sequence)") {
                     print(report)
-                    Issue.record(Comment(rawValue: report))
-                    return
+                    return report
                 }
             }
             print("Fidelity commands batch \(batch): \(runner.summary) agreed in \(ContinuousClock.now - started)")
+            return nil
         }
+
     }
 }

@@ -30,12 +30,14 @@ import Testing
     }
 
     @Test("Random schedules over generated scopes break no invariant", arguments: 0..<parameterSets)
-    func randomExploration(set index: Int) throws {
+    func randomExploration(set index: Int) async throws {
         let (config, seed) = Self.parameterSet(index)
-        let explorer = Explorer(scripts: try Self.scripts())
+        let scripts = try Self.scripts()
         let started = ContinuousClock.now
-        let found = explorer.random(config, seed: seed, runs: Self.runsPerSet, steps: Self.stepsPerRun)
-        let coverage = explorer.coverage
+        let (found, coverage) = try await offThePool {
+            let explorer = Explorer(scripts: scripts)
+            return (explorer.random(config, seed: seed, runs: Self.runsPerSet, steps: Self.stepsPerRun), explorer.coverage)
+        }
         print("""
             Property set \(index) (\(PropertySeed.replay), exploration seed \(seed)): \(ScopeGenerator.describe(config)); \
             \(coverage.schedules) schedules, \(coverage.scriptRuns) script runs, \(coverage.crashes) crashes, \
@@ -53,13 +55,15 @@ import Testing
     /// Every schedule of depth 5 over two generated small scopes (at most
     /// two readers and two writers, so the search stays within seconds).
     @Test("Exhaustive search of small generated scopes breaks no invariant", arguments: 0..<2)
-    func exhaustiveExploration(set index: Int) throws {
+    func exhaustiveExploration(set index: Int) async throws {
         var g = SplitMix64(seed: SplitMix64.derive(PropertySeed.run, 1000 + index))
         let config = ScopeGenerator.exploration(readers: 2, writers: 2, depth: index == 0 ? 5 : 4, &g)
-        let explorer = Explorer(scripts: try Self.scripts())
+        let scripts = try Self.scripts()
         let started = ContinuousClock.now
-        let found = explorer.exhaustive(config, stateLimit: 50_000)
-        let coverage = explorer.coverage
+        let (found, coverage) = try await offThePool {
+            let explorer = Explorer(scripts: scripts)
+            return (explorer.exhaustive(config, stateLimit: 50_000), explorer.coverage)
+        }
         print("""
             Property exhaustive \(index) (\(PropertySeed.replay)): \(ScopeGenerator.describe(config)), depth \(config.depth), \
             jumps \(config.advances), budget \(config.maxLostReplies) lost/\(config.maxTimeJumps) jumps; \
@@ -79,7 +83,7 @@ import Testing
     /// admitted beside a live writer; a writer admitted beside live holders)
     /// must each be caught, as the right invariant.
     @Test("Generated scopes catch seeded bugs", arguments: 0..<4)
-    func seededBugsAreCaught(set index: Int) throws {
+    func seededBugsAreCaught(set index: Int) async throws {
         let (config, seed) = Self.parameterSet(index)
         let correct = try Self.scripts()
         let mutants: [(String, LockOperation, String, String, Set<String>)] = [
@@ -95,11 +99,14 @@ import Testing
             let text = String(decoding: sources[operation]!, as: UTF8.self)
             #expect(text.contains(original), "the mutant '\(name)' no longer applies to \(operation.rawValue).lua")
             sources[operation] = Array(text.replacingOccurrences(of: original, with: replacement).utf8)
-            let explorer = Explorer(scripts: LockScripts(sources: sources))
             // Faults on, so crashes and lost replies are in the mix as well.
             var scope = config
             scope.faults = true
-            let found = explorer.random(scope, seed: seed, runs: 300, steps: Self.stepsPerRun)
+            let mutant = LockScripts(sources: sources)
+            let faulty = scope
+            let found = try await offThePool {
+                Explorer(scripts: mutant).random(faulty, seed: seed, runs: 300, steps: Self.stepsPerRun)
+            }
             print("Property mutant '\(name)' set \(index) (\(PropertySeed.replay), seed \(seed)): "
                   + (found.map { "caught as \($0.violation.invariant) in \($0.steps.count) steps" } ?? "NOT caught"))
             #expect(found.map { expected.contains($0.violation.invariant) } == true,
