@@ -355,11 +355,12 @@ struct LockLiveTests {
         defer { client.shutdown(); admin.shutdown() }
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(300)))
         try await lock.withWriteLock { _ in
-            for _ in 0..<3 {
+            for round in 1...3 {
                 guard case .integer(let id) = try await client.send(["CLIENT", "ID"]) else { return }
                 _ = try await admin.send(["CLIENT", "KILL", "ID", String(id)])
-                // The renewals (every 100 ms) meet the dead connection and reconnect.
-                try await Task.sleep(for: .milliseconds(200))
+                // Wait until a renewal has met the dead connection and the pool
+                // has opened a new one (polled, not slept on).
+                #expect(try await eventually { client.pool.statistics.connectionsOpened > round })
             }
         }
         #expect(client.pool.statistics.connectionsOpened >= 3)

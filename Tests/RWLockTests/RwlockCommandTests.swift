@@ -213,10 +213,18 @@ import RWLock
 
     @Test(.enabled(if: live)) func signalsAreForwardedToTheCommand() async throws {
         let name = uniqueName()
-        let run = try Run(["write", name, "--", "sh", "-c", "trap 'exit 4' TERM; while true; do sleep 0.05; done"])
+        // sh says when its trap is installed; the test waits for that, not a guess.
+        let ready = FileManager.default.temporaryDirectory.appendingPathComponent("trap-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: ready) }
+        let run = try Run(["write", name, "--", "sh", "-c",
+                           "trap 'exit 4' TERM; : > '\(ready)'; while true; do sleep 0.05; done"])
         let lock = try lock(name)
         _ = try #require(try await writer(of: lock))
-        try await Task.sleep(for: .milliseconds(200))  // let sh install its trap
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: ready) {
+            try #require(ContinuousClock.now < deadline, "COMMAND never installed its trap")
+            try await Task.sleep(for: .milliseconds(10))
+        }
         kill(run.process.processIdentifier, SIGTERM)
         #expect(try await run.finish().status == 4)
         #expect(try await lock.inspect().writer == nil)
