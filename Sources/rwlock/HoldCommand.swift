@@ -19,7 +19,7 @@ struct HoldOptions: ParsableArguments {
             transform: parseDuration)
     var timeout: Duration?
 
-    @Option(help: ArgumentHelp("Redis URL; default: $REDIS_URL, else redis://127.0.0.1:6379.", valueName: "url"))
+    @Option(help: ArgumentHelp("Redis URL (redis://, unix://, or redis+cluster://host:port,... for a cluster); default: $REDIS_URL, else redis://127.0.0.1:6379.", valueName: "url"))
     var url: String?
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run holding the lock, after --.",

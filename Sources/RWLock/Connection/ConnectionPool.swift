@@ -78,6 +78,7 @@ final class ConnectionPool: Sendable {
 
     /// Runs `commands` on a pooled connection: as one command when
     /// `isPipeline` is false (exactly one element), else as a pipeline.
+    /// Throws ``NotSent`` when no connection could be opened.
     ///
     /// A task cancelled while its job is still queued gets `CancellationError`
     /// and the job never runs; once a worker has taken the job it runs to
@@ -195,13 +196,17 @@ final class ConnectionPool: Sendable {
     }
 
     private func execute(_ job: Job, on connection: inout HiredisConnection?) throws -> [RESPValue] {
-        if connection?.isBroken ?? true {
+        if connection?.isClosedByPeer() ?? true {
             connection = nil
-            connection = try HiredisConnection(
-                endpoint: configuration.endpoint,
-                connectTimeout: configuration.connectTimeout,
-                commandTimeout: configuration.commandTimeout
-            )
+            do {
+                connection = try HiredisConnection(
+                    endpoint: configuration.endpoint,
+                    connectTimeout: configuration.connectTimeout,
+                    commandTimeout: configuration.commandTimeout
+                )
+            } catch let error as RWLockError {
+                throw NotSent(error: error)
+            }
             state.withLock { $0.statistics.connectionsOpened += 1 }
         }
         let open = connection!
@@ -221,6 +226,14 @@ final class ConnectionPool: Sendable {
         sigaddset(&signals, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
     }
+}
+
+/// The failure of a job that never reached the server: its connection
+/// could not be opened (refused, timed out, AUTH or SELECT rejected). The
+/// command certainly did not run, so a cluster client may send it elsewhere;
+/// ``RedisClient`` reports the wrapped error to its caller.
+struct NotSent: Error {
+    let error: RWLockError
 }
 
 /// A FIFO with O(1) append and pop and O(n) removal of one element (for

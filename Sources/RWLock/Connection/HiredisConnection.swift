@@ -91,6 +91,21 @@ final class HiredisConnection {
         context = nil
     }
 
+    /// Whether the server has closed this idle connection (it restarted, a
+    /// cluster node was killed, CLIENT KILL, idle timeout): checked with a
+    /// zero-timeout poll(2) before a command is sent, so the command goes to
+    /// a fresh connection instead of failing with an outcome the caller
+    /// cannot know. An idle request/reply connection never has data waiting,
+    /// so anything readable (EOF, an error) means it is finished; it is then
+    /// closed.
+    func isClosedByPeer() -> Bool {
+        guard let context else { return true }
+        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, 0) > 0, descriptor.revents != 0 else { return false }
+        close()
+        return true
+    }
+
     /// Sends one command and waits for its reply.
     ///
     /// Arguments are bytes and may contain anything, `\0` included (hiredis's

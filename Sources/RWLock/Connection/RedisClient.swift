@@ -1,66 +1,117 @@
-/// A connection to one Redis server, shared by every lock that uses it.
+/// The connections to one Redis server or one Redis Cluster, shared by
+/// every lock that uses them.
 ///
-/// Create one per server and keep it for the life of the program:
+/// Create one per deployment and keep it for the life of the program:
 ///
 /// ```swift
 /// let client = try RedisClient(url: nil)   // REDIS_URL, or redis://127.0.0.1:6379
+/// let cluster = try RedisClient(url: "redis+cluster://10.0.0.5:7000,10.0.0.6:7000")
 /// ```
 ///
-/// Behind it is a pool of up to `maxConnections` connections, each driven by
-/// its own thread, so Redis round trips never block Swift's cooperative
-/// thread pool. Callers beyond `maxConnections` wait their turn in a queue;
-/// threads and connections are started lazily and a connection that fails is
-/// replaced on the next use, not retried: a command whose connection broke
-/// throws ``RWLockError`` of kind `.connection`, because it may or may not
-/// have run.
+/// Behind it is a pool of up to `maxConnections` connections (on a cluster,
+/// per node), each driven by its own thread, so Redis round trips never
+/// block Swift's cooperative thread pool. Callers beyond `maxConnections`
+/// wait their turn in a queue; threads and connections are started lazily,
+/// and a connection the server closed while idle is replaced before use. A
+/// command whose connection broke after it was sent throws ``RWLockError``
+/// of kind `.connection`, because it may or may not have run; it is never
+/// resent.
+///
+/// On a cluster, each lock's commands go to the master serving the slot of
+/// its `{name}`; MOVED and ASK redirects are followed, and commands that
+/// certainly did not run (TRYAGAIN, CLUSTERDOWN, a node that cannot be
+/// reached during a failover) are retried with backoff for up to
+/// `clusterRetryWindow`. Lock code is the same for both.
 ///
 /// Lock waiters share one more connection and thread, started at the first
 /// wait, that subscribes to the locks' release channels.
 ///
 /// Call ``shutdown()`` when done; dropping the last reference does the same.
 public final class RedisClient: Sendable {
-    /// The server this client talks to.
-    public let endpoint: RedisEndpoint
-    /// The most connections (and worker threads) this client opens.
+    /// The server or cluster this client talks to.
+    public let deployment: RedisDeployment
+    /// The server this client talks to; for a cluster, its first seed node.
+    public var endpoint: RedisEndpoint {
+        switch deployment {
+        case .server(let endpoint): endpoint
+        case .cluster(let seeds): seeds[0]
+        }
+    }
+    /// The most connections (and worker threads) this client opens to each
+    /// server.
     public let maxConnections: Int
 
-    let pool: ConnectionPool
+    /// How commands reach Redis.
+    enum Transport: Sendable {
+        case server(ConnectionPool)
+        case cluster(ClusterRouter)
+    }
+
+    let transport: Transport
     /// The one pub/sub connection that wakes this client's lock waiters.
     let subscriber: Subscriber
 
     /// Creates a client; nothing connects until the first command.
     ///
     /// - Parameters:
-    ///   - endpoint: the server and login.
-    ///   - maxConnections: pool size, at least 1. Each connection has a
-    ///     dedicated thread.
+    ///   - deployment: the server or cluster, and the login.
+    ///   - maxConnections: pool size per server, at least 1. Each connection
+    ///     has a dedicated thread.
     ///   - connectTimeout: how long opening a connection may take (positive).
     ///   - commandTimeout: how long one command may wait for its reply
     ///     (positive). A connection that times out is discarded.
+    ///   - clusterRetryWindow: on a cluster, how long a command that could
+    ///     not run (its node unreachable, TRYAGAIN, CLUSTERDOWN) keeps being
+    ///     retried; make it longer than a failover takes (about the cluster's
+    ///     `cluster-node-timeout` plus one second). Ignored for one server.
     public init(
+        deployment: RedisDeployment,
+        maxConnections: Int = 4,
+        connectTimeout: Duration = .seconds(2),
+        commandTimeout: Duration = .seconds(2),
+        clusterRetryWindow: Duration = .seconds(10)
+    ) {
+        precondition(maxConnections >= 1, "RedisClient needs maxConnections >= 1, got \(maxConnections)")
+        precondition(connectTimeout > .zero, "RedisClient needs a positive connectTimeout, got \(connectTimeout)")
+        precondition(commandTimeout > .zero, "RedisClient needs a positive commandTimeout, got \(commandTimeout)")
+        precondition(clusterRetryWindow >= .zero, "RedisClient needs a clusterRetryWindow >= 0, got \(clusterRetryWindow)")
+        self.deployment = deployment
+        self.maxConnections = maxConnections
+        switch deployment {
+        case .server(let endpoint):
+            self.transport = .server(
+                ConnectionPool(
+                    configuration: .init(
+                        endpoint: endpoint, maxConnections: maxConnections,
+                        connectTimeout: connectTimeout, commandTimeout: commandTimeout)))
+            self.subscriber = Subscriber(endpoint: { _ in endpoint }, connectTimeout: connectTimeout)
+        case .cluster(let seeds):
+            precondition(!seeds.isEmpty, "a cluster RedisClient needs at least one seed node")
+            let router = ClusterRouter(
+                configuration: .init(
+                    seeds: seeds, maxConnectionsPerNode: maxConnections, connectTimeout: connectTimeout,
+                    commandTimeout: commandTimeout, retryWindow: clusterRetryWindow))
+            self.transport = .cluster(router)
+            self.subscriber = Subscriber(endpoint: { router.subscriptionEndpoint(attempt: $0) }, connectTimeout: connectTimeout)
+        }
+    }
+
+    /// Creates a client for one server; nothing connects until the first
+    /// command. Parameters as ``init(deployment:maxConnections:connectTimeout:commandTimeout:clusterRetryWindow:)``.
+    public convenience init(
         endpoint: RedisEndpoint,
         maxConnections: Int = 4,
         connectTimeout: Duration = .seconds(2),
         commandTimeout: Duration = .seconds(2)
     ) {
-        precondition(maxConnections >= 1, "RedisClient needs maxConnections >= 1, got \(maxConnections)")
-        precondition(connectTimeout > .zero, "RedisClient needs a positive connectTimeout, got \(connectTimeout)")
-        precondition(commandTimeout > .zero, "RedisClient needs a positive commandTimeout, got \(commandTimeout)")
-        self.endpoint = endpoint
-        self.maxConnections = maxConnections
-        self.subscriber = Subscriber(endpoint: endpoint, connectTimeout: connectTimeout)
-        self.pool = ConnectionPool(
-            configuration: .init(
-                endpoint: endpoint,
-                maxConnections: maxConnections,
-                connectTimeout: connectTimeout,
-                commandTimeout: commandTimeout
-            )
-        )
+        self.init(
+            deployment: .server(endpoint), maxConnections: maxConnections,
+            connectTimeout: connectTimeout, commandTimeout: commandTimeout)
     }
 
-    /// Creates a client from a Redis URL (see ``RedisEndpoint`` for the
-    /// forms), or from the `REDIS_URL` environment variable when `url` is nil.
+    /// Creates a client from a server or cluster URL (see ``RedisEndpoint``
+    /// and ``RedisDeployment`` for the forms), or from the `REDIS_URL`
+    /// environment variable when `url` is nil.
     ///
     /// - Throws: ``RWLockError`` of kind `.invalidConfiguration` for a bad URL.
     public convenience init(
@@ -69,59 +120,92 @@ public final class RedisClient: Sendable {
         connectTimeout: Duration = .seconds(2),
         commandTimeout: Duration = .seconds(2)
     ) throws {
-        let endpoint = try url.map(RedisEndpoint.init(url:)) ?? RedisEndpoint.fromEnvironment()
+        let deployment = try url.map(RedisDeployment.init(url:)) ?? RedisDeployment.fromEnvironment()
         self.init(
-            endpoint: endpoint,
+            deployment: deployment,
             maxConnections: maxConnections,
             connectTimeout: connectTimeout,
             commandTimeout: commandTimeout
         )
     }
 
+    /// The connection pool of a single-server client (tests and diagnostics).
+    var pool: ConnectionPool {
+        guard case .server(let pool) = transport else {
+            preconditionFailure("a cluster client has one pool per node; use its router")
+        }
+        return pool
+    }
+
+    /// The router of a cluster client, nil for a single server.
+    var router: ClusterRouter? {
+        guard case .cluster(let router) = transport else { return nil }
+        return router
+    }
+
     deinit {
-        pool.shutdown()
-        subscriber.shutdown()
+        shutdown()
     }
 
     /// Fails every queued command with ``RWLockError/shutdown``, lets running
     /// commands finish, then closes every connection and ends the worker
     /// threads. Later commands fail at once. Safe to call more than once.
     public func shutdown() {
-        pool.shutdown()
+        switch transport {
+        case .server(let pool): pool.shutdown()
+        case .cluster(let router): router.shutdown()
+        }
         subscriber.shutdown()
     }
 
     /// Sends one command (binary-safe arguments) and returns its reply. An
     /// error reply is returned as ``RESPValue/error(_:)``, not thrown.
     ///
+    /// - Parameter routingKey: on a cluster, a key the command touches: it
+    ///   goes to the master serving that key's slot. nil for a keyless
+    ///   command, which goes to one fixed master. Ignored for one server.
     /// - Throws: ``RWLockError`` (`.connection`, `.protocolError`,
     ///   `.shutdown`, `.invalidConfiguration` for an empty command) or
     ///   `CancellationError` if the task was cancelled before the command
     ///   was sent.
-    func send(_ args: [[UInt8]]) async throws -> RESPValue {
+    func send(_ args: [[UInt8]], routingKey: [UInt8]? = nil) async throws -> RESPValue {
         guard !args.isEmpty else {
             throw RWLockError.invalidConfiguration("a Redis command needs at least one argument")
         }
-        let replies = try await pool.run([args], isPipeline: false)
+        let replies = try await execute([args], isPipeline: false, routingKey: routingKey)
         guard let reply = replies.first else { throw RWLockError.protocolError("no reply to \(args.count)-argument command") }
         return reply
     }
 
-    /// ``send(_:)`` with text arguments, encoded as UTF-8.
-    func send(_ words: [String]) async throws -> RESPValue {
-        try await send(words.map { Array($0.utf8) })
+    /// ``send(_:routingKey:)`` with text arguments, encoded as UTF-8.
+    func send(_ words: [String], routingKey: String? = nil) async throws -> RESPValue {
+        try await send(words.map { Array($0.utf8) }, routingKey: routingKey.map { Array($0.utf8) })
     }
 
     /// Sends several commands in one round trip on one connection and
-    /// returns their replies in order.
+    /// returns their replies in order. On a cluster they all go to the node
+    /// of `routingKey`.
     ///
-    /// - Throws: as ``send(_:)``; on a connection error no reply is returned,
-    ///   and any of the commands may or may not have run.
-    func pipeline(_ commands: [[[UInt8]]]) async throws -> [RESPValue] {
+    /// - Throws: as ``send(_:routingKey:)``; on a connection error no reply
+    ///   is returned, and any of the commands may or may not have run.
+    func pipeline(_ commands: [[[UInt8]]], routingKey: [UInt8]? = nil) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         guard commands.allSatisfy({ !$0.isEmpty }) else {
             throw RWLockError.invalidConfiguration("every command in a pipeline needs at least one argument")
         }
-        return try await pool.run(commands, isPipeline: true)
+        return try await execute(commands, isPipeline: true, routingKey: routingKey)
+    }
+
+    private func execute(_ commands: [[[UInt8]]], isPipeline: Bool, routingKey: [UInt8]?) async throws -> [RESPValue] {
+        switch transport {
+        case .server(let pool):
+            do {
+                return try await pool.run(commands, isPipeline: isPipeline)
+            } catch let failure as NotSent {
+                throw failure.error
+            }
+        case .cluster(let router):
+            return try await router.run(commands, isPipeline: isPipeline, slot: routingKey.map(HashSlot.init(key:)))
+        }
     }
 }

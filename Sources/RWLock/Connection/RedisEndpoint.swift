@@ -85,10 +85,7 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// The endpoint as a URL with the password replaced by `***`.
     public var description: String {
-        var userinfo = ""
-        if password != nil || username != nil {
-            userinfo = (username.map(percentEncode) ?? "") + (password == nil ? "" : ":***") + "@"
-        }
+        let userinfo = redactedUserinfo
         switch address {
         case .tcp(let host, let port):
             let shownHost = host.contains(":") ? "[\(host)]" : host
@@ -98,6 +95,15 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
             let db = database == 0 ? "" : "?db=\(database)"
             return "unix://\(userinfo)\(path)\(db)"
         }
+    }
+}
+
+extension RedisEndpoint {
+    /// `user:***@`, `:***@` or empty: the login as a URL shows it, password
+    /// hidden, user name percent-encoded so the text parses back.
+    var redactedUserinfo: String {
+        guard password != nil || username != nil else { return "" }
+        return (username.map(percentEncode) ?? "") + (password == nil ? "" : ":***") + "@"
     }
 }
 
@@ -114,7 +120,7 @@ enum ProcessEnvironment {
 extension RWLockError {
     /// The message of an invalid-configuration error without its prefix, so
     /// it can be wrapped in more context.
-    fileprivate var detailForWrapping: String {
+    var detailForWrapping: String {
         let prefix = "Invalid RWLock configuration: "
         return description.hasPrefix(prefix) ? String(description.dropFirst(prefix.count)) : description
     }
@@ -144,12 +150,13 @@ private func percentEncode(_ text: String) -> String {
 /// empty hosts (`unix:///path`), bare paths and userinfo differs between
 /// platforms and versions, and every error here must say exactly what is
 /// wrong.
-private struct EndpointParser {
+struct EndpointParser {
     let url: String
 
     static let expectedForms =
-        "expected redis://[[user]:password@]host[:port][/db], unix:///path/to/socket[?db=N] "
-        + "or an absolute socket path like /run/redis/redis.sock"
+        "expected redis://[[user]:password@]host[:port][/db], unix:///path/to/socket[?db=N], "
+        + "an absolute socket path like /run/redis/redis.sock, "
+        + "or redis+cluster://[[user]:password@]host:port[,host:port...] for a Redis Cluster"
 
     func parse() throws -> RedisEndpoint {
         guard !url.isEmpty else { throw fail("the URL is empty") }
@@ -168,6 +175,8 @@ private struct EndpointParser {
             return try parseTCP(&rest)
         case "unix":
             return try parseUnix(&rest)
+        case "redis+cluster":
+            throw fail("it names a Redis Cluster, not one server; pass it to RedisClient(url:) or RedisDeployment(url:)")
         case "rediss":
             throw fail("TLS (rediss://) is not supported; connect through a TLS proxy such as stunnel with redis://")
         default:
@@ -183,7 +192,16 @@ private struct EndpointParser {
         var authority = rest[..<authorityEnd]
         let path = rest[authorityEnd...]
         let (username, password) = try takeUserinfo(&authority)
+        let (host, port) = try parseHostAndPort(authority)
+        var database = 0
+        if path.count > 1 {
+            database = try parseDatabase(path.dropFirst(), source: "path")
+        }
+        return RedisEndpoint(address: .tcp(host: host, port: port), username: username, password: password, database: database)
+    }
 
+    /// `host[:port]` or `[ipv6][:port]`; the port defaults to 6379.
+    private func parseHostAndPort(_ authority: Substring) throws -> (String, Int) {
         let host: String
         var portText: Substring? = nil
         if authority.hasPrefix("[") {
@@ -211,12 +229,34 @@ private struct EndpointParser {
             }
             port = value
         }
+        return (host, port)
+    }
 
-        var database = 0
-        if path.count > 1 {
-            database = try parseDatabase(path.dropFirst(), source: "path")
+    /// `redis+cluster://[[user]:password@]host:port[,host:port…][/0]`: seed
+    /// nodes sharing one login. A cluster has only database 0.
+    func parseClusterSeeds() throws -> [RedisEndpoint] {
+        guard let schemeEnd = url.firstRange(of: "://"), url[..<schemeEnd.lowerBound].lowercased() == "redis+cluster" else {
+            throw fail("a cluster URL starts with redis+cluster://")
         }
-        return RedisEndpoint(address: .tcp(host: host, port: port), username: username, password: password, database: database)
+        let rest = url[schemeEnd.upperBound...]
+        if rest.contains("?") || rest.contains("#") {
+            throw fail("query parameters and fragments are not supported in redis+cluster:// URLs")
+        }
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        var authority = rest[..<authorityEnd]
+        let path = rest[authorityEnd...]
+        guard path.isEmpty || path == "/" || path == "/0" else {
+            throw fail("a Redis Cluster has only database 0, but the URL selects '\(path.dropFirst())'")
+        }
+        let (username, password) = try takeUserinfo(&authority)
+        guard !authority.isEmpty else { throw fail("the seed nodes are missing; list at least one host:port") }
+        var seeds: [RedisEndpoint] = []
+        for hostPort in authority.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !hostPort.isEmpty else { throw fail("a seed node between commas is empty") }
+            let (host, port) = try parseHostAndPort(hostPort)
+            seeds.append(RedisEndpoint(address: .tcp(host: host, port: port), username: username, password: password))
+        }
+        return seeds
     }
 
     private func parseUnix(_ rest: inout Substring) throws -> RedisEndpoint {

@@ -82,7 +82,7 @@ extension RWLock {
     /// - Returns: how many keys existed and were deleted.
     @discardableResult
     public func reset() async throws -> Int {
-        let reply = try await client.send([Array("DEL".utf8)] + keys[0..<5]).throwingServerError()
+        let reply = try await client.send([Array("DEL".utf8)] + keys[0..<5], routingKey: keys[0]).throwingServerError()
         guard case .integer(let deleted) = reply else {
             throw RWLockError.protocolError("DEL answered \(reply), not an integer")
         }

@@ -1,7 +1,8 @@
 extension RedisClient {
     /// Runs `script` with EVALSHA and returns its reply; on NOSCRIPT (the
     /// server's script cache was flushed, or it restarted) loads the script
-    /// and tries again.
+    /// and tries again. On a cluster it runs on the master of `keys[0]`'s
+    /// slot, which every key of a lock shares.
     ///
     /// NOSCRIPT means the script did not run, so retrying cannot apply a lock
     /// operation twice. `SCRIPT LOAD` and the retried EVALSHA go in one
@@ -10,25 +11,55 @@ extension RedisClient {
     ///
     /// - Returns: the script's reply; an error reply (the scripts' `RWLOCK ...`
     ///   messages, WRONGTYPE, BUSY...) is thrown as ``RWLockError/server(_:)``.
-    /// - Throws: ``RWLockError`` as ``send(_:)`` does, `.server` for an error
+    /// - Throws: ``RWLockError`` as ``send(_:routingKey:)`` does, `.server` for an error
     ///   reply, `.protocolError` when SCRIPT LOAD answers with another digest.
     func run(_ script: LockScript, keys: [[UInt8]], arguments: [[UInt8]]) async throws -> RESPValue {
+        try await run(script, keys: keys, arguments: arguments, then: nil).reply
+    }
+
+    /// ``run(_:keys:arguments:)`` followed, on the same connection and in the
+    /// same round trip, by `WAIT replicas timeout`: the number of replicas
+    /// that confirmed every write of that connection so far, the script's
+    /// included.
+    ///
+    /// - Returns: the script's reply and how many replicas confirmed it
+    ///   (possibly fewer than `replicas` once `timeout` passed).
+    func runConfirmed(
+        _ script: LockScript, keys: [[UInt8]], arguments: [[UInt8]], replicas: Int, timeout: Duration
+    ) async throws -> (reply: RESPValue, confirmedReplicas: Int) {
+        let wait = [Array("WAIT".utf8), Array(String(replicas).utf8), timeout.millisecondArgument]
+        let (reply, waitReply) = try await run(script, keys: keys, arguments: arguments, then: wait)
+        guard case .integer(let confirmed)? = waitReply else {
+            throw RWLockError.protocolError("WAIT after \(script.name).lua answered \(waitReply.map(String.init(describing:)) ?? "nothing"), not an integer")
+        }
+        return (reply, Int(confirmed))
+    }
+
+    private func run(
+        _ script: LockScript, keys: [[UInt8]], arguments: [[UInt8]], then follower: [[UInt8]]?
+    ) async throws -> (reply: RESPValue, followerReply: RESPValue?) {
         let evalsha = [Array("EVALSHA".utf8), Array(script.sha1.utf8), Array(String(keys.count).utf8)] + keys + arguments
-        var reply = try await send(evalsha)
+        let routingKey = keys.first
+        var replies =
+            if let follower {
+                try await pipeline([evalsha, follower], routingKey: routingKey)
+            } else {
+                [try await send(evalsha, routingKey: routingKey)]
+            }
         var attempts = 0
-        while case .error(let message) = reply, message.hasPrefix("NOSCRIPT"), attempts < 3 {
+        while case .error(let message) = replies[0], message.hasPrefix("NOSCRIPT"), attempts < 3 {
             attempts += 1
-            let replies = try await pipeline([[Array("SCRIPT".utf8), Array("LOAD".utf8), script.source], evalsha])
-            let loaded = try replies[0].throwingServerError()
+            let load = [Array("SCRIPT".utf8), Array("LOAD".utf8), script.source]
+            replies = try await pipeline([load, evalsha] + (follower.map { [$0] } ?? []), routingKey: routingKey)
+            let loaded = try replies.removeFirst().throwingServerError()
             guard loaded.string == script.sha1 else {
                 throw RWLockError.protocolError(
                     "SCRIPT LOAD of \(script.name).lua answered \(loaded), not its SHA-1 \(script.sha1)")
             }
-            reply = replies[1]
         }
-        if case .error(let message) = reply {
+        if case .error(let message) = replies[0] {
             throw RWLockError.server(message)
         }
-        return reply
+        return (replies[0], replies.count > 1 ? replies[1] : nil)
     }
 }

@@ -44,7 +44,10 @@ final class Subscriber: Sendable {
     }
 
     private let state = Mutex(State())
-    private let endpoint: RedisEndpoint
+    /// The server to (re)connect to, given how many connections failed or
+    /// broke so far: always the same server, or, on a cluster, the next node
+    /// in turn (PUBLISH reaches every node of a cluster, so any will do).
+    private let endpoint: @Sendable (_ failures: Int) -> RedisEndpoint
     private let connectTimeout: Duration
     /// A pipe whose read end the thread polls beside the socket, so a new
     /// channel or shutdown wakes it at once. -1 when pipe(2) failed: the
@@ -59,7 +62,7 @@ final class Subscriber: Sendable {
     /// channels again, when nothing pokes it.
     private static let pollInterval = Duration.milliseconds(500)
 
-    init(endpoint: RedisEndpoint, connectTimeout: Duration) {
+    init(endpoint: @escaping @Sendable (_ failures: Int) -> RedisEndpoint, connectTimeout: Duration) {
         self.endpoint = endpoint
         self.connectTimeout = connectTimeout
         var descriptors: [Int32] = [-1, -1]
@@ -244,6 +247,7 @@ final class Subscriber: Sendable {
 
         var connection: HiredisConnection? = nil
         var subscribed: Set<[UInt8]> = []
+        var failures = 0
         while true {
             drainWakePipe()
             let (stop, wanted) = state.withLock { ($0.isShutdown, Set($0.channels.keys).union($0.watched.keys)) }
@@ -256,7 +260,7 @@ final class Subscriber: Sendable {
                     subscribed = []
                     connection = nil
                     connection = try HiredisConnection(
-                        endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: .seconds(5))
+                        endpoint: endpoint(failures), connectTimeout: connectTimeout, commandTimeout: .seconds(5))
                     // Its +OK arrives among the pushed replies and is skipped there.
                     try connection!.sendWithoutReply(
                         [Array("CLIENT".utf8), Array("SETNAME".utf8), Array(connectionName.utf8)])
@@ -276,6 +280,7 @@ final class Subscriber: Sendable {
                 // Redis is down or the connection broke: waiters fall back on
                 // their bounded pauses; try again after a while.
                 connection = nil
+                failures &+= 1
                 var descriptor = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
                 _ = poll(&descriptor, 1, 200)
             }

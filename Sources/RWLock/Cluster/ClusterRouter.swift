@@ -1,0 +1,264 @@
+import Synchronization
+
+/// Sends commands to the Redis Cluster node that serves their slot, and
+/// follows the cluster when it changes.
+///
+/// It keeps a ``SlotMap`` from `CLUSTER SLOTS` and one ``ConnectionPool`` per
+/// node it has talked to (each with the client's `maxConnections` worker
+/// threads at most, started lazily), and handles what a node may answer
+/// instead of running the command:
+///
+/// - `MOVED`: the slot has a new owner; the map is corrected at once (and
+///   refreshed in full, in the background) and the command resent there.
+/// - `ASK`: one key of a slot being migrated is on the importing node; the
+///   command is resent there once, each command preceded by `ASKING`, and the
+///   map is left alone.
+/// - `TRYAGAIN` / `CLUSTERDOWN`: the command did not run; it is resent after
+///   an exponential backoff (10 ms doubling to 500 ms) for up to the retry
+///   window, refreshing the map after CLUSTERDOWN.
+/// - A connection that cannot be opened (the node is down, a failover is
+///   under way): the command did not run either; the map is refreshed from
+///   the other nodes and the command retried with the same backoff, so a
+///   lock rides out a failover shorter than the retry window.
+///
+/// A command whose connection broke *after* it was sent is never resent: it
+/// may have run, and a lock operation applied twice is not the same
+/// operation. The caller gets `.connection`, as with a single server, and the
+/// map is refreshed for the next command.
+///
+/// Pipelines go to one node as a whole. A redirect of any command in it
+/// resends the whole pipeline; that is only safe because the package's
+/// pipelines are one keyed command plus keyless, repeatable ones
+/// (`SCRIPT LOAD`, `WAIT`, `ASKING`).
+final class ClusterRouter: Sendable {
+    struct Configuration: Sendable {
+        /// The nodes to ask for the first slot map; their login is used for
+        /// every node.
+        var seeds: [RedisEndpoint]
+        var maxConnectionsPerNode: Int
+        var connectTimeout: Duration
+        var commandTimeout: Duration
+        /// How long a command that could not run (node down, TRYAGAIN,
+        /// CLUSTERDOWN) keeps being retried before its error is returned.
+        var retryWindow: Duration
+    }
+
+    /// Counters for tests and diagnostics.
+    struct Statistics: Sendable, Equatable {
+        var mapRefreshes = 0
+        var moved = 0
+        var asked = 0
+        /// Commands resent after TRYAGAIN, CLUSTERDOWN or a node that could
+        /// not be reached.
+        var retries = 0
+    }
+
+    private struct State: ~Copyable {
+        var map: SlotMap?
+        var pools: [NodeAddress: ConnectionPool] = [:]
+        /// The refresh under way, which every caller needing one joins.
+        var refresh: Task<Void, Never>?
+        var isShutdown = false
+        var statistics = Statistics()
+    }
+
+    /// The most redirects one command follows: a slot moves once per
+    /// resharding step, so more means the cluster is misconfigured.
+    static let redirectLimit = 16
+
+    let configuration: Configuration
+    private let state = Mutex(State())
+
+    init(configuration: Configuration) {
+        precondition(!configuration.seeds.isEmpty, "a cluster needs at least one seed node")
+        self.configuration = configuration
+    }
+
+    var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// The slot map as last learned, nil before the first refresh.
+    var slotMap: SlotMap? { state.withLock { $0.map } }
+
+    /// Stops every node's pool (see ``ConnectionPool/shutdown()``).
+    func shutdown() {
+        let pools = state.withLock { state -> [ConnectionPool] in
+            state.isShutdown = true
+            return Array(state.pools.values)
+        }
+        for pool in pools { pool.shutdown() }
+    }
+
+    /// Runs `commands` on the master serving `slot` (any master when `slot`
+    /// is nil: keyless commands), following redirects and retrying commands
+    /// that did not run, as the type's documentation describes.
+    ///
+    /// - Throws: as ``ConnectionPool/run(_:isPipeline:)``, with ``NotSent``
+    ///   unwrapped; `.protocolError` after too many redirects.
+    func run(_ commands: [[[UInt8]]], isPipeline: Bool, slot: HashSlot?) async throws -> [RESPValue] {
+        let clock = ContinuousClock()
+        let giveUp = clock.now + configuration.retryWindow
+        var backoff = Duration.milliseconds(10)
+        var redirects = 0
+        var askTarget: NodeAddress? = nil
+        while true {
+            let node: NodeAddress
+            if let askTarget { node = askTarget } else { node = try await master(for: slot) }
+            let asking = askTarget != nil
+            askTarget = nil
+            var replies: [RESPValue]
+            do {
+                replies = try await pool(for: node).run(
+                    asking ? commands.flatMap { [[Array("ASKING".utf8)], $0] } : commands,
+                    isPipeline: isPipeline || asking)
+            } catch let failure as NotSent {
+                // Nothing ran: the node is gone or unreachable. Learn the
+                // cluster again from the other nodes and try once more.
+                guard clock.now < giveUp else { throw failure.error }
+                count(\.retries)
+                try await pause(&backoff, until: giveUp)
+                await refreshMap(force: true)
+                continue
+            } catch let error as RWLockError where error.kind == .connection {
+                // It may have run: never resend, but do not send the next
+                // command to a node that may be gone without looking again.
+                scheduleRefresh()
+                throw error
+            }
+            if asking {
+                // Drop ASKING's +OK before each command's reply.
+                replies = replies.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+            }
+            guard let redirect = replies.lazy.compactMap(ClusterRedirect.init(reply:)).first else {
+                return replies
+            }
+            switch redirect {
+            case .moved(let movedSlot, let owner):
+                redirects += 1
+                guard redirects <= Self.redirectLimit else { throw tooManyRedirects(redirect) }
+                state.withLock { state in
+                    state.statistics.moved += 1
+                    state.map?.assign(movedSlot, to: owner)
+                }
+                scheduleRefresh()
+            case .ask(_, let importing):
+                redirects += 1
+                guard redirects <= Self.redirectLimit else { throw tooManyRedirects(redirect) }
+                count(\.asked)
+                askTarget = importing
+            case .tryAgain, .clusterDown:
+                // The command did not run; hand the reply over if time is up.
+                guard clock.now < giveUp else { return replies }
+                count(\.retries)
+                try await pause(&backoff, until: giveUp)
+                if redirect == .clusterDown { await refreshMap(force: true) }
+            }
+        }
+    }
+
+    /// A node for ``Subscriber`` to listen on, rotating with `attempt` over
+    /// every node the map names (replicas included: PUBLISH reaches every
+    /// node of a cluster), or over the seeds before the first map.
+    func subscriptionEndpoint(attempt: Int) -> RedisEndpoint {
+        let nodes = state.withLock { $0.map?.nodes ?? [] }
+        if nodes.isEmpty { return configuration.seeds[attempt % configuration.seeds.count] }
+        return endpoint(for: nodes[attempt % nodes.count])
+    }
+
+    // MARK: - Slot map
+
+    private func master(for slot: HashSlot?) async throws -> NodeAddress {
+        for _ in 0..<2 {
+            let map = state.withLock { $0.map }
+            if let map {
+                if let slot, let owner = map[slot] { return owner }
+                if slot == nil, let any = map.masters.first { return any }
+            }
+            await refreshMap(force: map != nil)
+        }
+        if let map = state.withLock({ $0.map }) {
+            throw RWLockError.connection(
+                "no node of the cluster serves slot \(slot.map(String.init(describing:)) ?? "any")"
+                    + " (\(map.coveredSlots) of \(HashSlot.count) slots are served)")
+        }
+        throw RWLockError.connection(
+            "cannot reach any node of the cluster to learn its slot map (seeds: "
+                + configuration.seeds.map(\.description).joined(separator: ", ") + ")")
+    }
+
+    /// Starts a refresh in the background unless one is under way.
+    private func scheduleRefresh() {
+        Task { await refreshMap(force: true) }
+    }
+
+    /// Asks the known nodes, then the seeds, for `CLUSTER SLOTS` and installs
+    /// the first usable answer. Concurrent callers share one refresh. Without
+    /// `force`, does nothing when a map is already known.
+    private func refreshMap(force: Bool) async {
+        let task = state.withLock { state -> Task<Void, Never>? in
+            if state.isShutdown || (!force && state.map != nil) { return nil }
+            if let running = state.refresh { return running }
+            let task = Task { await self.fetchMap() }
+            state.refresh = task
+            return task
+        }
+        await task?.value
+    }
+
+    private func fetchMap() async {
+        defer { state.withLock { $0.refresh = nil } }
+        let known = state.withLock { $0.map?.nodes ?? [] }
+        let seeds = configuration.seeds.compactMap { seed -> NodeAddress? in
+            guard case .tcp(let host, let port) = seed.address else { return nil }
+            return NodeAddress(host: host, port: port)
+        }
+        var asked: Set<NodeAddress> = []
+        for node in known + seeds where asked.insert(node).inserted {
+            guard let reply = try? await pool(for: node).run([[Array("CLUSTER".utf8), Array("SLOTS".utf8)]], isPipeline: false).first,
+                let map = try? SlotMap(clusterSlots: reply, askedHost: node.host),
+                !map.masters.isEmpty
+            else { continue }
+            state.withLock { state in
+                state.map = map
+                state.statistics.mapRefreshes += 1
+            }
+            return
+        }
+    }
+
+    // MARK: - Nodes
+
+    private func pool(for node: NodeAddress) throws -> ConnectionPool {
+        try state.withLock { state in
+            if state.isShutdown { throw RWLockError.shutdown }
+            if let pool = state.pools[node] { return pool }
+            let pool = ConnectionPool(
+                configuration: .init(
+                    endpoint: endpoint(for: node),
+                    maxConnections: configuration.maxConnectionsPerNode,
+                    connectTimeout: configuration.connectTimeout,
+                    commandTimeout: configuration.commandTimeout))
+            state.pools[node] = pool
+            return pool
+        }
+    }
+
+    /// The node's endpoint with the seeds' login; a cluster has database 0 only.
+    private func endpoint(for node: NodeAddress) -> RedisEndpoint {
+        let login = configuration.seeds[0]
+        return RedisEndpoint(address: .tcp(host: node.host, port: node.port), username: login.username, password: login.password)
+    }
+
+    private func pause(_ backoff: inout Duration, until giveUp: ContinuousClock.Instant) async throws {
+        let now = ContinuousClock.now
+        try await Task.sleep(for: min(backoff, max(giveUp - now, .zero)))
+        backoff = min(backoff * 2, .milliseconds(500))
+    }
+
+    private func count(_ counter: WritableKeyPath<Statistics, Int>) {
+        state.withLock { $0.statistics[keyPath: counter] += 1 }
+    }
+
+    private func tooManyRedirects(_ last: ClusterRedirect) -> RWLockError {
+        .protocolError("the cluster redirected one command more than \(Self.redirectLimit) times (last: \(last)); its slot map is inconsistent")
+    }
+}
