@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Renews a lease every third of its length while a scoped body runs, and
 /// watches its validity (R1).
 struct LeaseKeeper: Sendable {
@@ -25,7 +27,10 @@ struct LeaseKeeper: Sendable {
             }
             guard clock.now >= nextRenewal else { continue }
             do {
-                try await lease.renew()
+                guard try await renewBeforeValidityEnds() else {
+                    onLoss()
+                    return "\(lease.describe) passed its validity deadline while a renewal was still unanswered"
+                }
                 nextRenewal = clock.now + interval
             } catch let error as RWLockError where error.kind == .leaseLost {
                 onLoss()
@@ -41,6 +46,66 @@ struct LeaseKeeper: Sendable {
             }
         }
         return nil
+    }
+
+    /// Renews, but stops waiting for the answer once ``Lease/validUntil``
+    /// passes: a reply can take a whole command timeout (longer on a cluster
+    /// riding out a failover), and R1 forbids trusting the lease meanwhile.
+    /// The renewal itself runs on to its end in the background.
+    ///
+    /// - Returns: true when renewed, false when validity ran out first.
+    /// - Throws: what ``Lease/renew()`` throws, or `CancellationError`.
+    private func renewBeforeValidityEnds() async throws -> Bool {
+        let lease = lease
+        let renewal = Task { try await lease.renew() }
+        let race = FirstOf<Result<Void, any Error>?>()
+        let deadline = Task {
+            try? await Task.sleep(until: lease.validUntil, clock: ContinuousClock())
+            race.offer(nil)
+        }
+        defer { deadline.cancel() }
+        Task { race.offer(await renewal.result) }
+        let outcome = await withTaskCancellationHandler {
+            await race.value
+        } onCancel: {
+            race.offer(.failure(CancellationError()))
+        }
+        guard let outcome else { return false }
+        try outcome.get()
+        return true
+    }
+}
+
+/// The first of several values offered from different tasks; later offers
+/// are dropped.
+private final class FirstOf<Value: Sendable>: Sendable {
+    private struct State {
+        var value: Value?
+        var waiter: CheckedContinuation<Value, Never>?
+    }
+    private let state = Mutex(State())
+
+    func offer(_ value: Value) {
+        let waiter = state.withLock { state -> CheckedContinuation<Value, Never>? in
+            guard state.value == nil else { return nil }
+            state.value = value
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: value)
+    }
+
+    var value: Value {
+        get async {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> Value? in
+                    if let value = state.value { return value }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
     }
 }
 
