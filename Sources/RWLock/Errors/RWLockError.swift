@@ -25,6 +25,7 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         case leaseLost(String)
         case notHolder(String)
         case cancelled(String)
+        case notReplicated(String)
     }
 
     /// The kind of an ``RWLockError``, for comparisons and `switch`es.
@@ -56,6 +57,10 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         public static let notHolder = Kind("notHolder")
         /// The task was cancelled while waiting for or holding the lock.
         public static let cancelled = Kind("cancelled")
+        /// With ``RWLock/Options/replicatedGrants``, Redis granted or renewed
+        /// a lease but fewer replicas than required confirmed it in time; a
+        /// grant is then released unused, a renewal does not extend validity.
+        public static let notReplicated = Kind("notReplicated")
 
         /// The kind's name, as written after the dot (`connection`).
         public var description: String { name }
@@ -77,6 +82,7 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         case .leaseLost: .leaseLost
         case .notHolder: .notHolder
         case .cancelled: .cancelled
+        case .notReplicated: .notReplicated
         }
     }
 
@@ -114,6 +120,9 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
                 + "acquire the lock again."
         case .cancelled(let detail):
             return "Cancelled: \(detail). Nothing is held and no writer intent is left behind."
+        case .notReplicated(let detail):
+            return "Not confirmed by enough replicas: \(detail). A failover now could lose the grant; check "
+                + "the replicas' health and replication lag, or lengthen the replicated grants' timeout."
         }
     }
 
@@ -159,6 +168,12 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
     /// The token holds no live lease; `detail` names the lock and operation.
     public static func notHolder(_ detail: String) -> RWLockError {
         RWLockError(.notHolder(detail))
+    }
+
+    /// WAIT confirmed fewer replicas than required; `detail` says which
+    /// operation, how many confirmed and what became of the grant.
+    public static func notReplicated(_ detail: String) -> RWLockError {
+        RWLockError(.notReplicated(detail))
     }
 
     /// The task was cancelled; `detail` says what it was doing.

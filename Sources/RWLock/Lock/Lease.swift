@@ -71,17 +71,24 @@ public final class Lease: Sendable {
     ///   the lease (it expired or was released) — the lease is then over;
     ///   `.notHolder` after ``release()``; `.connection` and other transport
     ///   errors, after which the lease is still valid until ``validUntil``
-    ///   and renewing again may succeed.
+    ///   and renewing again may succeed; `.notReplicated` (with
+    ///   ``RWLock/Options/replicatedGrants``) when too few replicas confirmed
+    ///   the renewal: ``validUntil`` is then not moved, and renewing again
+    ///   may succeed.
     public func renew() async throws {
         try checkNotEnded("renew")
         let sent = ContinuousClock.now
-        let reply = try await lock.client.run(
-            .renew, keys: lock.keys, arguments: [Array(token.utf8), lock.options.lease.millisecondArgument])
+        let (reply, unconfirmed) = try await lock.runGranting(
+            .renew, arguments: [Array(token.utf8), lock.options.lease.millisecondArgument])
         let (renewed, milliseconds) = try ScriptReply.pair(reply, from: .renew)
         guard renewed == 1 else {
             end()
             lock.logger.debug("renew refused: lease lost", metadata: ["rwlock.token": .string(token)])
             throw RWLockError.leaseLost("the server no longer holds \(describe) (it expired or was released)")
+        }
+        if let unconfirmed {
+            throw RWLockError.notReplicated(
+                "\(describe) was renewed on the master but \(unconfirmed); its validity was not extended")
         }
         lock.logger.trace("renewed", metadata: ["rwlock.token": .string(token), "rwlock.lease_ms": "\(milliseconds)"])
         extend(sent: sent, grantedMilliseconds: milliseconds)
@@ -106,21 +113,27 @@ public final class Lease: Sendable {
     ///
     /// - Throws: ``RWLockError`` `.notHolder` if the lease is a read lease or
     ///   was released; `.leaseLost` when the server no longer has the write
-    ///   lease; transport errors as ``renew()``.
+    ///   lease; transport errors as ``renew()``; `.notReplicated` when too few
+    ///   replicas confirmed: the lease is then a read lease whose
+    ///   ``validUntil`` was not moved.
     public func downgrade() async throws {
         try checkNotEnded("downgrade")
         guard mode == .write else {
             throw RWLockError.notHolder("\(describe) is a read lease; only a write lease can be downgraded")
         }
         let sent = ContinuousClock.now
-        let reply = try await lock.client.run(
-            .downgrade, keys: lock.keys, arguments: [Array(token.utf8), lock.options.lease.millisecondArgument])
+        let (reply, unconfirmed) = try await lock.runGranting(
+            .downgrade, arguments: [Array(token.utf8), lock.options.lease.millisecondArgument])
         let (downgraded, milliseconds) = try ScriptReply.pair(reply, from: .downgrade)
         guard downgraded == 1 else {
             end()
             throw RWLockError.leaseLost("the server no longer holds \(describe), so it cannot be downgraded")
         }
         state.withLock { $0.mode = .read }
+        if let unconfirmed {
+            throw RWLockError.notReplicated(
+                "\(describe) was downgraded on the master but \(unconfirmed); its validity was not extended")
+        }
         lock.logger.debug("downgraded to read", metadata: ["rwlock.token": .string(token)])
         extend(sent: sent, grantedMilliseconds: milliseconds)
     }

@@ -11,8 +11,10 @@ extension RWLock {
     /// - Throws: ``RWLockError`` `.timedOut`, `.cancelled` (the task was
     ///   cancelled while waiting; nothing is held), `.invalidConfiguration`
     ///   for a non-positive timeout (before any traffic), `.server` when a
-    ///   lock key holds something the scripts did not write, and transport
-    ///   errors (`.connection`, `.shutdown`).
+    ///   lock key holds something the scripts did not write, `.notReplicated`
+    ///   when ``Options/replicatedGrants`` is set and too few replicas
+    ///   confirmed the grant (it was released unused), and transport errors
+    ///   (`.connection`, `.shutdown`).
     public func acquireRead(timeout: Duration? = nil) async throws -> Lease {
         try await acquire(.read, timeout: timeout, waiting: true)!
     }
@@ -61,8 +63,8 @@ extension RWLock {
                 // R1: the lease is measured from the moment of sending.
                 let sent = clock.now
                 mayHoldSomething = true
-                let (granted, milliseconds, third) = try ScriptReply.triple(
-                    try await client.run(script, keys: keys, arguments: arguments), from: script)
+                let (reply, unconfirmed) = try await runGranting(script, arguments: arguments)
+                let (granted, milliseconds, third) = try ScriptReply.triple(reply, from: script)
                 mayHoldSomething = mode == .write
                 var hint = Duration.milliseconds(max(milliseconds, 1))
                 if granted == 1 {
@@ -71,6 +73,14 @@ extension RWLock {
                         fence: mode == .write ? Fence(UInt64(max(third, 0))) : nil,
                         validUntil: options.validity(sent: sent, grantedMilliseconds: milliseconds))
                     mayHoldSomething = false
+                    if let unconfirmed {
+                        // A failover now could hand the lock to someone else:
+                        // this grant must not be used.
+                        logger.debug("grant not confirmed by replicas; releasing it unused", metadata: ["rwlock.token": .string(lease.token)])
+                        await releaseQuietly(lease)
+                        throw RWLockError.notReplicated(
+                            "lock \(name) was granted for \(mode == .write ? "writing" : "reading") but \(unconfirmed); the grant was released unused")
+                    }
                     logger.debug("granted", metadata: [
                         "rwlock.mode": "\(mode)", "rwlock.token": .string(lease.token),
                         "rwlock.lease_ms": "\(milliseconds)", "rwlock.fence": "\(third)",

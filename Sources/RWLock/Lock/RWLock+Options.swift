@@ -43,6 +43,10 @@ extension RWLock {
         /// they see in Redis (the Go library's application id). At most
         /// 100 bytes, no whitespace or control characters. Default empty.
         public var tokenPrefix: String = ""
+        /// When set, a grant counts only after WAIT confirms it on this many
+        /// replicas (see ``ReplicatedGrants``); `nil` (the default) trusts the
+        /// master's reply alone.
+        public var replicatedGrants: ReplicatedGrants? = nil
 
         /// Options with the given settings; every parameter has the default
         /// documented on its property.
@@ -52,7 +56,8 @@ extension RWLock {
             hardCap: Duration? = nil,
             retryInterval: Duration = .milliseconds(50),
             driftMargin: Duration = .milliseconds(10),
-            tokenPrefix: String = ""
+            tokenPrefix: String = "",
+            replicatedGrants: ReplicatedGrants? = nil
         ) {
             self.lease = lease
             self.preference = preference
@@ -60,6 +65,7 @@ extension RWLock {
             self.retryInterval = retryInterval
             self.driftMargin = driftMargin
             self.tokenPrefix = tokenPrefix
+            self.replicatedGrants = replicatedGrants
         }
 
         func validate() throws {
@@ -82,6 +88,7 @@ extension RWLock {
             guard tokenPrefix.utf8.count <= 100, !tokenPrefix.unicodeScalars.contains(where: \.isWhitespaceOrControl) else {
                 throw reject("the token prefix must be at most 100 bytes without whitespace or control characters")
             }
+            try replicatedGrants?.validate(lease: lease)
         }
 
         /// The shortest validity left at grant for the lease to be worth
