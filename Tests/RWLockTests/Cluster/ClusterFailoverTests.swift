@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+
+@testable import RWLock
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ClusterTests {
+    /// Masters killed under held locks. Each test restarts the node it
+    /// killed and waits for a whole cluster before it ends.
+    @Suite("Failover") struct Failover {
+        /// Leases whose grants WAIT confirmed on the replica survive the
+        /// master's death: the promoted replica still has them, so nobody
+        /// else gets in, and once a replica is back their holder renews them
+        /// there. A lock on another master stays usable throughout, and the
+        /// fence keeps growing.
+        @Test func confirmedLeasesSurviveTheirMastersDeath() async throws {
+            let layout = try await ClusterFixture.layout()
+            let doomed = layout.map.masters[0]
+            let heir = try #require(layout.replicas[doomed]?.first, "\(doomed) has no replica")
+            let survivor = layout.map.masters[1]
+            let prefix = "c-failover-\(UUID().uuidString.prefix(8))"
+
+            let client = try ClusterFixture.client(retryWindow: .seconds(30))
+            defer { client.shutdown() }
+            let options = RWLock.Options(lease: .seconds(30), replicatedGrants: .init(replicas: 1, timeout: .milliseconds(500)))
+            let written = try RWLock(name: ClusterFixture.name(on: doomed, prefix + "-w", layout: layout), client: client, options: options)
+            let read = try RWLock(name: ClusterFixture.name(on: doomed, prefix + "-r", layout: layout), client: client, options: options)
+            let elsewhere = try RWLock(name: ClusterFixture.name(on: survivor, prefix + "-e", layout: layout), client: client)
+            let writeLease = try await written.acquireWrite(timeout: .seconds(10))
+            let readLeases = [try await read.acquireRead(timeout: .seconds(10)), try await read.acquireRead(timeout: .seconds(10))]
+            let fence = try #require(writeLease.fence)
+
+            let validity = try await ClusterFixture.killing(doomed) {
+                let killed = ContinuousClock.now
+                // The other master's lock works meanwhile (the router rides out
+                // the second or so of CLUSTERDOWN while the failover completes).
+                let other = try await elsewhere.withWriteLock(timeout: .seconds(30)) { $0 }
+                #expect(other.value > 0)
+
+                // A contender on the dead master's locks waits out the failover in
+                // the router (its commands could not run, so they are retried) and
+                // then meets the grants on the promoted replica: still held.
+                let writeContender = try RWLock(name: written.name, client: client)
+                let readContender = try RWLock(name: read.name, client: client)
+                #expect(try await writeContender.withReadLockIfAvailable { true } == nil)
+                print("failover: the promoted replica answered \(ContinuousClock.now - killed) after the kill")
+                #expect(try await readContender.withWriteLockIfAvailable { _ in true } == nil)
+                #expect(try await readContender.inspect().readers.count == 2)
+                #expect(client.router?.slotMap?[HashSlot(key: Array(written.name.utf8))] == heir)
+                #expect(try await ClusterFixture.waitUntilMaster(heir))
+
+                // With no replica left, a renewal cannot be confirmed: it does not
+                // extend the lease, and says why.
+                let validity = writeLease.validUntil
+                let unconfirmed = await #expect(throws: RWLockError.self) { try await writeLease.renew() }
+                #expect(unconfirmed?.kind == .notReplicated, "\(String(describing: unconfirmed))")
+                #expect(writeLease.validUntil == validity)
+                return validity
+            }
+            // The old master is back as the heir's replica: renewals are
+            // confirmed again.
+            try await writeLease.renew()
+            for lease in readLeases { try await lease.renew() }
+            #expect(writeLease.validUntil > validity)
+            try await writeLease.release()
+            for lease in readLeases { try await lease.release() }
+            let next = try await written.withWriteLock(timeout: .seconds(10)) { $0 }
+            #expect(next > fence)
+        }
+
+        /// What asynchronous replication can lose, and how fencing contains
+        /// it. The replica is frozen (SIGSTOP) and cut off from its master
+        /// (CLIENT KILL TYPE replica), so writer A's grant never leaves the
+        /// master; the master is killed and the replica forced to take over
+        /// without it. Writer B is then granted the same lock while A still
+        /// believes it holds it: two writers at once, which no lock on
+        /// asynchronously replicated Redis can rule out. B's fence is larger,
+        /// so a store that checks fences rejects A's stale write, and A learns
+        /// at its next renewal that the lease is gone. With replicated
+        /// grants, the same grant is refused as unconfirmed instead.
+        @Test func fencingRejectsTheWriterWhoseGrantTheFailoverLost() async throws {
+            let layout = try await ClusterFixture.layout()
+            let doomed = layout.map.masters[1]
+            let heir = try #require(layout.replicas[doomed]?.first, "\(doomed) has no replica")
+            let prefix = "c-fencing-\(UUID().uuidString.prefix(8))"
+            let name = ClusterFixture.name(on: doomed, prefix, layout: layout)
+            let store = FencedStore()
+
+            let clientA = try ClusterFixture.client()
+            defer { clientA.shutdown() }
+            let lockA = try RWLock(name: name, client: clientA, options: .init(lease: .seconds(30)))
+            let confirmed = try RWLock(
+                name: ClusterFixture.name(on: doomed, prefix + "-confirmed", layout: layout), client: clientA,
+                options: .init(lease: .seconds(30), replicatedGrants: .init(replicas: 1, timeout: .milliseconds(300))))
+            _ = try await lockA.inspect()  // connections and scripts ready before the freeze
+
+            // SIGSTOP alone is not enough: the kernel would still buffer the
+            // replication stream for the frozen replica, which would read the
+            // grant once resumed. Cutting the link keeps it on the master.
+            try ClusterFixture.signal(heir, SIGSTOP)
+            var resumed = false
+            defer { if !resumed { try? ClusterFixture.signal(heir, SIGCONT) } }
+            let master = ClusterFixture.admin(doomed)
+            defer { master.shutdown() }
+            #expect(try await master.send(["CLIENT", "KILL", "TYPE", "replica"]) == .integer(1))
+            let leaseA = try await lockA.acquireWrite(timeout: .seconds(5))
+            let fenceA = try #require(leaseA.fence)
+            // Replicated grants see the frozen replica and refuse to count
+            // the grant; it is released unused.
+            let refused = await #expect(throws: RWLockError.self) { try await confirmed.acquireWrite(timeout: .seconds(5)) }
+            #expect(refused?.kind == .notReplicated, "\(String(describing: refused))")
+            #expect(try await confirmed.inspect().writer == nil)
+
+            try await ClusterFixture.killing(doomed) {
+                let killed = ContinuousClock.now
+                try ClusterFixture.signal(heir, SIGCONT)
+                resumed = true
+                let admin = ClusterFixture.admin(heir)
+                defer { admin.shutdown() }
+                #expect(try await admin.send(["CLUSTER", "FAILOVER", "TAKEOVER"]) == .status("OK"))
+                #expect(try await ClusterFixture.waitUntilMaster(heir))
+                print("fencing: heir is master \(ContinuousClock.now - killed) after the kill")
+
+                let clientB = try ClusterFixture.client()
+                defer { clientB.shutdown() }
+                let lockB = try RWLock(name: name, client: clientB, options: .init(lease: .seconds(30)))
+                let leaseB = try await lockB.acquireWrite(timeout: .seconds(30))
+                let fenceB = try #require(leaseB.fence)
+                print("fencing: B was granted \(ContinuousClock.now - killed) after the kill")
+
+                #expect(leaseA.isValid, "A still believes it holds the write lease: the lost grant")
+                #expect(fenceB > fenceA, "fences grow across the failover: A \(fenceA), B \(fenceB)")
+                #expect(await store.write("B's value", fence: fenceB))
+                #expect(await store.write("A's stale value", fence: fenceA) == false)
+                #expect(await store.value == "B's value")
+
+                let lost = await #expect(throws: RWLockError.self) { try await leaseA.renew() }
+                #expect(lost?.kind == .leaseLost, "\(String(describing: lost))")
+                try await leaseB.release()
+                print("fencing: A learned it lost the lease \(ContinuousClock.now - killed) after the kill")
+            }
+        }
+    }
+}

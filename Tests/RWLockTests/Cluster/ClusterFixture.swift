@@ -1,0 +1,258 @@
+import Foundation
+import Testing
+
+@testable import RWLock
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The local cluster `scripts/redis-cluster.sh start DIR` brought up, as
+/// `scripts/test` exports it: REDIS_CLUSTER_URL (the URL it printed) and
+/// REDIS_CLUSTER_DIR (its DIR, where each node's pid file is).
+enum ClusterFixture {
+    static let url = ProcessInfo.processInfo.environment["REDIS_CLUSTER_URL"]
+    static let directory = ProcessInfo.processInfo.environment["REDIS_CLUSTER_DIR"]
+    static var isAvailable: Bool { url != nil && directory != nil }
+
+    static let script = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/redis-cluster.sh")
+
+    static func client(maxConnections: Int = 4, retryWindow: Duration = .seconds(30)) throws -> RedisClient {
+        RedisClient(
+            deployment: try RedisDeployment(url: url!), maxConnections: maxConnections,
+            clusterRetryWindow: retryWindow)
+    }
+
+    /// A single-server client for one node, for admin commands sent to that
+    /// node itself (CLUSTER SLOTS, INFO, CLUSTER FAILOVER, EXISTS).
+    static func admin(_ node: NodeAddress) -> RedisClient {
+        RedisClient(endpoint: RedisEndpoint(address: .tcp(host: node.host, port: node.port)), maxConnections: 1,
+                    commandTimeout: .seconds(5))
+    }
+
+    static var allNodes: [NodeAddress] {
+        guard case .cluster(let seeds)? = try? RedisDeployment(url: url!) else { return [] }
+        return seeds.compactMap { seed in
+            guard case .tcp(let host, let port) = seed.address else { return nil }
+            return NodeAddress(host: host, port: port)
+        }
+    }
+
+    /// Who serves what, asked of the first live node, with each master's
+    /// replicas: the tests' independent view of the cluster.
+    struct Layout {
+        var map: SlotMap
+        var replicas: [NodeAddress: [NodeAddress]]
+
+        func master(ofLock name: String) -> NodeAddress {
+            map[HashSlot(key: Array(name.utf8))]!
+        }
+    }
+
+    static func layout() async throws -> Layout {
+        var lastError: (any Error)? = nil
+        for node in allNodes {
+            let admin = admin(node)
+            defer { admin.shutdown() }
+            do {
+                let reply = try await admin.send(["CLUSTER", "SLOTS"])
+                var replicas: [NodeAddress: [NodeAddress]] = [:]
+                if case .array(let ranges) = reply {
+                    for case .array(let fields) in ranges where fields.count >= 3 {
+                        let master = try node3(fields[2], node.host)
+                        // A master serving several ranges lists its replicas once per range.
+                        for replica in try fields.dropFirst(3).map({ try node3($0, node.host) })
+                        where !(replicas[master]?.contains(replica) ?? false) {
+                            replicas[master, default: []].append(replica)
+                        }
+                    }
+                }
+                return Layout(map: try SlotMap(clusterSlots: reply, askedHost: node.host), replicas: replicas)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? RWLockError.connection("no cluster node answered")
+    }
+
+    private static func node3(_ value: RESPValue, _ host: String) throws -> NodeAddress {
+        let map = try SlotMap(clusterSlots: .array([.array([.integer(0), .integer(0), value])]), askedHost: host)
+        return map.masters[0]
+    }
+
+    /// One lock name per master, in the masters' order: locks spread over
+    /// the whole cluster.
+    static func namesOnEveryMaster(_ prefix: String, layout: Layout) -> [NodeAddress: String] {
+        var names: [NodeAddress: String] = [:]
+        var index = 0
+        while names.count < layout.map.masters.count {
+            let name = "\(prefix)-\(index)"
+            names[layout.master(ofLock: name)] = names[layout.master(ofLock: name)] ?? name
+            index += 1
+        }
+        return names
+    }
+
+    /// A lock name served by `master`.
+    static func name(on master: NodeAddress, _ prefix: String, layout: Layout) -> String {
+        var index = 0
+        while layout.master(ofLock: "\(prefix)-\(index)") != master { index += 1 }
+        return "\(prefix)-\(index)"
+    }
+
+    static func pid(of node: NodeAddress) throws -> pid_t {
+        let file = URL(fileURLWithPath: directory!).appendingPathComponent("node-\(node.port)/redis.pid")
+        let text = try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try #require(pid_t(text), "pid file \(file.path) holds '\(text)'")
+    }
+
+    static func signal(_ node: NodeAddress, _ number: Int32) throws {
+        let pid = try pid(of: node)
+        #expect(kill(pid, number) == 0, "kill(\(pid), \(number)) failed: errno \(errno)")
+    }
+
+    /// SIGKILLs `node`, runs `body`, then heals the cluster whether `body`
+    /// threw or not, so one failed test cannot leave the next a broken
+    /// cluster.
+    static func killing<T>(_ node: NodeAddress, _ body: () async throws -> T) async throws -> T {
+        try signal(node, SIGKILL)
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        try await heal(node)
+        return try result.get()
+    }
+
+    /// Restarts a killed node (it rejoins as a replica) and waits until every
+    /// master has a replica in sync again, so the next test starts from a
+    /// whole cluster.
+    static func heal(_ node: NodeAddress) async throws {
+        try await runScript(["restart", directory!, String(node.port)])
+        print("heal: restarted \(node)")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if try await isWhole(), try await replicasAcknowledgeWrites() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("the cluster did not become whole again within 60 s after restarting \(node)")
+    }
+
+    /// Every node up and in state ok; three masters, each with a replica
+    /// that the master itself counts as online (what WAIT relies on) and
+    /// that says its link is up.
+    static func isWhole() async throws -> Bool {
+        var mastersWithReplica = 0
+        var linkedReplicas = 0
+        for node in allNodes {
+            let admin = admin(node)
+            defer { admin.shutdown() }
+            guard let info = try? await admin.send(["CLUSTER", "INFO"]).string, info.contains("cluster_state:ok"),
+                let replication = try? await admin.send(["INFO", "replication"]).string
+            else { return false }
+            if replication.contains("role:master"), replication.contains("connected_slaves:1"),
+                replication.contains("state=online")
+            {
+                mastersWithReplica += 1
+            }
+            if replication.contains("role:slave"), replication.contains("master_link_status:up") {
+                linkedReplicas += 1
+            }
+        }
+        return mastersWithReplica == 3 && linkedReplicas == 3
+    }
+
+    /// Whether every master gets a write confirmed by WAIT: a replica that
+    /// has just come online (diskless sync) does not acknowledge writes for
+    /// a moment, and tests that use replicated grants need it to.
+    static func replicasAcknowledgeWrites() async throws -> Bool {
+        let layout = try await layout()
+        for master in layout.map.masters {
+            let admin = admin(master)
+            defer { admin.shutdown() }
+            let probe = name(on: master, "heal-probe", layout: layout)
+            guard try await admin.send(["SET", probe, "1", "PX", "1000"]) == .status("OK"),
+                try await admin.send(["WAIT", "1", "200"]) == .integer(1)
+            else { return false }
+        }
+        return true
+    }
+
+    /// Waits until `node` says it is a master (after a failover).
+    static func waitUntilMaster(_ node: NodeAddress, within limit: Duration = .seconds(30)) async throws -> Bool {
+        let admin = admin(node)
+        defer { admin.shutdown() }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if let info = try? await admin.send(["INFO", "replication"]).string, info.contains("role:master") { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    /// Polls `condition` every 5 ms for up to `limit`: tests wait for the
+    /// state they need, not for a guessed time.
+    static func eventually(within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return try await condition()
+    }
+
+    /// Runs scripts/redis-cluster.sh with `arguments` and fails the test on
+    /// a non-zero exit.
+    ///
+    /// posix_spawn and waitpid on a thread of its own rather than
+    /// Foundation's Process: `restart` starts a daemon that inherits the
+    /// script's descriptors, and Process then never reported the script's
+    /// exit (it hung both with waitUntilExit and a termination handler).
+    static func runScript(_ arguments: [String]) async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-script-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let argv = [script.path] + arguments
+        let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            let thread = Thread { continuation.resume(returning: spawnAndWait(argv, stderrPath: log)) }
+            thread.start()
+        }
+        let stderr = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(status == 0, "redis-cluster.sh \(arguments.joined(separator: " ")) exited \(status): \(stderr)")
+    }
+
+    /// Spawns `argv` with stdin and stdout on /dev/null and stderr to a
+    /// file, and returns its exit status (or -1 when it could not start).
+    private static func spawnAndWait(_ argv: [String], stderrPath: String) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for argument in cArguments { free(argument) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS, which Swift does not import as functions.
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+}
+
+/// A store that accepts a write only with a fencing token at least as high
+/// as any it has seen: the "store" of DESIGN.md's fencing contract, kept in
+/// memory.
+actor FencedStore {
+    private(set) var highest: Fence? = nil
+    private(set) var value: String? = nil
+
+    /// Applies `value` unless `fence` is older than one already seen.
+    /// - Returns: whether the write was accepted.
+    func write(_ value: String, fence: Fence) -> Bool {
+        if let highest, fence < highest { return false }
+        highest = fence
+        self.value = value
+        return true
+    }
+}

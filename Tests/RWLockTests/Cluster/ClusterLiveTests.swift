@@ -1,0 +1,153 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import RWLock
+
+/// Everything that runs against the local cluster, one test at a time: the
+/// failover tests kill masters, which must not happen under another test.
+@Suite("Redis Cluster", .serialized, .enabled(if: ClusterFixture.isAvailable), .timeLimit(.minutes(5)))
+enum ClusterTests {}
+
+private func uniqueName(_ test: String = #function) -> String {
+    "c-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))"
+}
+
+extension ClusterTests {
+    @Suite("Routing and overlap") struct Routing {
+        @Test func hashSlotsAgreeWithTheServer() async throws {
+            let admin = ClusterFixture.admin(ClusterFixture.allNodes[0])
+            defer { admin.shutdown() }
+            var keys = ["", "a", "{", "}", "{}", "{a}", "x{}y{z}", "rwlock:{orders}:writer", "é{ü}"]
+            var generator = SystemRandomNumberGenerator()
+            for _ in 0..<200 {
+                let length = Int.random(in: 1...20, using: &generator)
+                keys.append(String((0..<length).map { _ in "ab{}:xyz0123".randomElement(using: &generator)! }))
+            }
+            for key in keys {
+                let reply = try await admin.send(["CLUSTER", "KEYSLOT", key])
+                #expect(reply == .integer(Int64(HashSlot(key: Array(key.utf8)).number)), "slot of \(key.debugDescription)")
+            }
+        }
+
+        /// LockLiveTests' overlap workload, on three locks at once, one per
+        /// master: no writer ever overlaps anyone on its lock.
+        @Test func readersShareWritersExcludeEveryoneOnEveryMaster() async throws {
+            let layout = try await ClusterFixture.layout()
+            #expect(layout.map.masters.count == 3)
+            let names = ClusterFixture.namesOnEveryMaster(uniqueName(), layout: layout)
+            let client = try ClusterFixture.client(maxConnections: 8)
+            defer { client.shutdown() }
+            let locks = try names.values.sorted().map {
+                try RWLock(name: $0, client: client, options: .init(lease: .milliseconds(500)))
+            }
+            let timelines = locks.map { _ in Timeline() }
+            let fences = locks.map { _ in Box<[Fence]>([]) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, lock) in locks.enumerated() {
+                    for worker in 0..<8 {
+                        group.addTask {
+                            for round in 0..<6 {
+                                if (worker + round) % 3 == 0 {
+                                    try await lock.withWriteLock(timeout: .seconds(30)) { fence in
+                                        fences[index].withLock { $0.append(fence) }
+                                        try await timelines[index].record(.write) { try await Task.sleep(for: .milliseconds(3)) }
+                                    }
+                                } else {
+                                    try await lock.withReadLock(timeout: .seconds(30)) {
+                                        try await timelines[index].record(.read) { try await Task.sleep(for: .milliseconds(5)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for (index, lock) in locks.enumerated() {
+                #expect(timelines[index].all.count == 48)
+                let overlaps = timelines[index].overlapsBreakingExclusion()
+                #expect(overlaps.isEmpty, "lock \(lock.name): \(overlaps.count) overlaps with a writer")
+                #expect(fences[index].value == fences[index].value.sorted() && Set(fences[index].value).count == 16,
+                        "fences of \(lock.name) in grant order: \(fences[index].value)")
+            }
+            // Each lock's keys really are on its own master: its fence key is
+            // there, and every other master redirects to that one.
+            for (master, name) in names {
+                let slot = HashSlot(key: Array(name.utf8))
+                for other in layout.map.masters {
+                    let admin = ClusterFixture.admin(other)
+                    defer { admin.shutdown() }
+                    let exists = try await admin.send(["EXISTS", "rwlock:{\(name)}:fence"])
+                    #expect(exists == (other == master ? .integer(1) : .error("MOVED \(slot) \(master)")), "fence of \(name) on \(other)")
+                }
+            }
+        }
+
+        /// The rwlock command's own overlap test, with --url pointing at the
+        /// cluster: five processes, one at a time inside.
+        @Test(.enabled(if: RwlockCommandTests.binary != nil)) func rwlockProcessesDoNotOverlap() async throws {
+            let name = uniqueName()
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-cluster-log-\(UUID().uuidString)")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            defer { try? FileManager.default.removeItem(at: log) }
+            let script = "echo enter $$ >> \"$0\"; sleep 0.05; echo leave $$ >> \"$0\""
+            let runs = try (0..<5).map { _ in
+                try RwlockCommandTests.Run(["write", name, "--url", ClusterFixture.url!, "--lease", "2s", "--", "sh", "-c", script, log.path])
+            }
+            for run in runs {
+                let result = try await run.finish()
+                #expect(result.status == 0, "\(result.stderr)")
+            }
+            let lines = String(decoding: try Data(contentsOf: log), as: UTF8.self).split(separator: "\n")
+            #expect(lines.count == 10)
+            for pair in stride(from: 0, to: lines.count - 1, by: 2) {
+                let enter = lines[pair].split(separator: " "), leave = lines[pair + 1].split(separator: " ")
+                #expect(enter.first == "enter" && leave.first == "leave" && enter.last == leave.last, "\(lines)")
+            }
+        }
+
+        /// The subscriber listens on one node; releases published on another
+        /// master still wake waiters, because a cluster forwards PUBLISH to
+        /// every node. With a 10 s retry interval and a 30 s holder lease, a
+        /// waiter that was not woken would sleep for seconds.
+        @Test func aReleaseOnAnotherNodeWakesTheWaiter() async throws {
+            let layout = try await ClusterFixture.layout()
+            let client = try ClusterFixture.client()
+            defer { client.shutdown() }
+            _ = try await client.send(["PING"])  // learn the slot map
+            guard case .tcp(let host, let port) = client.router!.subscriptionEndpoint(attempt: 0).address else {
+                Issue.record("the subscriber would not use TCP")
+                return
+            }
+            let listening = NodeAddress(host: host, port: port)
+            let far = try #require(layout.map.masters.first { $0 != listening })
+            let options = RWLock.Options(lease: .seconds(30), retryInterval: .seconds(10))
+            let lock = try RWLock(name: ClusterFixture.name(on: far, uniqueName(), layout: layout), client: client, options: options)
+            let held = try await lock.acquireWrite()
+            let granted = Task { try await lock.withReadLock(timeout: .seconds(60)) { ContinuousClock.now } }
+            try await waitForSubscriber(on: listening, to: lock)
+            let released = ContinuousClock.now
+            try await held.release()
+            let wokeAfter = try await granted.value - released
+            #expect(wokeAfter < .seconds(2), "the reader got in \(wokeAfter) after the release")
+        }
+
+        /// Waits until the refused reader's channel is subscribed on `node`.
+        private func waitForSubscriber(on node: NodeAddress, to lock: RWLock) async throws {
+            let admin = ClusterFixture.admin(node)
+            defer { admin.shutdown() }
+            let channel = String(decoding: lock.channel, as: UTF8.self)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                if case .array(let pairs) = try await admin.send(["PUBSUB", "NUMSUB", channel]),
+                    pairs.count == 2, case .integer(let count) = pairs[1], count > 0
+                {
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            Issue.record("the waiter never subscribed to \(channel) on \(node)")
+        }
+    }
+}
