@@ -2,8 +2,10 @@ import Foundation
 import RWLock
 
 // rwlock-bench: measures the lock against its floor on the server named by
-// REDIS_URL (it starts nothing itself). Prints a table and, per measurement,
-// one JSON line: {"metric": NAME, "p50_us": ..., "p99_us": ..., "ops_per_s": ...}.
+// REDIS_URL, and, when REDIS_CLUSTER_URL names a cluster, the cost of cluster
+// routing and of replicated grants there (it starts nothing itself). Prints
+// a table and, per measurement, one JSON line:
+// {"metric": NAME, "p50_us": ..., "p99_us": ..., "ops_per_s": ...}.
 // See BENCHMARKS.md.
 
 let environment = ProcessInfo.processInfo.environment
@@ -36,6 +38,13 @@ do {
 
     report.section("writer wait under a continuous reader flood")
     try await WriterWait.run(pooled, prefix: prefix, report: report, samples: 100, readers: 8)
+
+    if let clusterURL = environment["REDIS_CLUSTER_URL"], !clusterURL.isEmpty {
+        report.section("Redis Cluster write cycles (one connection per node; plain and replicated grants interleaved)")
+        try await ClusterCycles.run(clusterURL: clusterURL, prefix: prefix, report: report, iterations: 3_000)
+    } else {
+        say("\nRedis Cluster cycles skipped: set REDIS_CLUSTER_URL (scripts/redis-cluster.sh start DIR prints one)")
+    }
 } catch {
     FileHandle.standardError.write(Data("rwlock-bench: \(error)\n".utf8))
     exit(1)
@@ -70,6 +79,12 @@ if let pubsub = p50("handoff_pubsub"), let polling = p50("handoff_polling") {
 }
 if let reads = ops("read_throughput_16"), let bare = ops("evalsha_throughput_16") {
     line("16-task read throughput / bare EVALSHA = \(String(format: "%.2f", reads / bare)) (target >= 0.7): \(verdict(reads / bare >= 0.7))")
+}
+if let cluster = p50("cluster_write_cycle"), let single = p50("write_cycle") {
+    line("cluster write cycle p50 / single-server write cycle p50 = \(String(format: "%.2f", cluster / single)) (cost of routing; no target)")
+}
+if let replicated = p50("cluster_write_cycle_replicated"), let plain = p50("cluster_write_cycle") {
+    line("replicated grants: write cycle p50 with WAIT 1 / without = \(Measurement.format(replicated)) / \(Measurement.format(plain)) us = \(String(format: "%.2f", replicated / plain))x (cost of confirming; no target)")
 }
 for peer in ["peer_redis_py_lock_cycle", "peer_python_redis_lock_cycle"] {
     guard let theirs = p50(peer) else { line("\(peer): not measured"); continue }
