@@ -119,12 +119,26 @@ struct ClusterRoutingTests {
         ("redis+cluster://h:1?x=1", "query"),
         ("redis+cluster://h:99999", "port"),
         ("redis+cluster://:pw@h:1#x", "fragments"),
+        ("redis+cluster://:p/w@h:7000", "percent-encode"),
+        ("redis+cluster://u:p?w@h:7000", "percent-encode"),
+        ("redis+cluster://h:1, h:2", "whitespace"),
     ])
     func badClusterURLs(url: String, mentions: String) {
         let error = #expect(throws: RWLockError.self) { try RedisDeployment(url: url) }
         #expect(error?.kind == .invalidConfiguration)
         #expect(error?.description.contains(mentions) == true, "\(error?.description ?? "")")
-        #expect(error?.description.contains("pw") != true, "a password leaked: \(error?.description ?? "")")
+        for secret in ["pw", "p/w", "p?w"] where url.contains(secret) {
+            #expect(error?.description.contains(secret) != true, "a password leaked: \(error?.description ?? "")")
+        }
+    }
+
+    /// A raw '/' or '?' in a password used to end the authority early, and
+    /// the message quoted what followed it: the password.
+    @Test(arguments: ["redis://:se/cret@h:1/2", "redis://u:se?cret@h:1", "redis://:se#cret@h:1"])
+    func passwordsWithRawDelimitersNeverLeak(url: String) {
+        let error = #expect(throws: RWLockError.self) { try RedisEndpoint(url: url) }
+        #expect(error?.description.contains("percent-encode") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("cret") != true, "a password leaked: \(error?.description ?? "")")
     }
 
     @Test func aClusterURLIsNotOneServer() {
@@ -143,5 +157,21 @@ struct ClusterRoutingTests {
             #expect(error?.kind == .invalidConfiguration)
         }
         _ = try RWLock(name: "x", client: client, options: .init(lease: .seconds(1), replicatedGrants: .init(replicas: 2, timeout: .milliseconds(300))))
+        // A WAIT longer than the client waits for any reply would surface as
+        // a broken connection, not as unconfirmed.
+        let impatient = RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)), commandTimeout: .milliseconds(500))
+        defer { impatient.shutdown() }
+        let error = #expect(throws: RWLockError.self) {
+            try RWLock(name: "x", client: impatient,
+                       options: .init(lease: .seconds(9), replicatedGrants: .init(replicas: 1, timeout: .seconds(1))))
+        }
+        #expect(error?.description.contains("command timeout") == true)
+    }
+
+    @Test func redirectsWithoutAHostAreOnTheNodeThatAnswered() {
+        let answered = NodeAddress(host: "10.0.0.3", port: 7000)
+        #expect(ClusterRedirect(reply: .error("MOVED 12 :7005"), from: answered)
+            == .moved(HashSlot(number: 12)!, NodeAddress(host: "10.0.0.3", port: 7005)))
+        #expect(ClusterRedirect(reply: .error("MOVED 12 :7005")) == nil)
     }
 }

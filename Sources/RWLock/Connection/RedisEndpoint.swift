@@ -169,6 +169,7 @@ struct EndpointParser {
         }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         var rest = Substring(url[schemeEnd.upperBound...])
+        try checkLoginIsEncoded(rest)
         if rest.contains("#") { throw fail("a fragment (#...) is not allowed") }
         switch scheme {
         case "redis":
@@ -238,7 +239,9 @@ struct EndpointParser {
         guard let schemeEnd = url.firstRange(of: "://"), url[..<schemeEnd.lowerBound].lowercased() == "redis+cluster" else {
             throw fail("a cluster URL starts with redis+cluster://")
         }
+        guard !url.contains(where: { $0.isWhitespace }) else { throw fail("the URL contains whitespace") }
         let rest = url[schemeEnd.upperBound...]
+        try checkLoginIsEncoded(rest)
         if rest.contains("?") || rest.contains("#") {
             throw fail("query parameters and fragments are not supported in redis+cluster:// URLs")
         }
@@ -341,12 +344,26 @@ struct EndpointParser {
     }
 
     /// The URL with any userinfo replaced, so errors never leak a password.
+    ///
+    /// Userinfo runs to the last '@' of the URL (a password may hold a raw
+    /// '/' or '?'), except in a URL whose rest starts with '/': a unix socket
+    /// path without login, which may itself contain '@'.
     private var redactedURL: String {
         guard let schemeEnd = url.firstRange(of: "://") else { return url }
         let rest = url[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
+        let searched = rest.hasPrefix("/") ? rest[..<rest.startIndex] : rest
+        guard let at = searched.lastIndex(of: "@") else { return url }
         return url[..<schemeEnd.upperBound] + "***@" + rest[rest.index(after: at)...]
+    }
+
+    /// Refuses a login holding a raw '/', '?' or '#' before anything else
+    /// is parsed: those characters would end the authority early, and the
+    /// error messages below quote the parts they name, password included.
+    private func checkLoginIsEncoded(_ rest: Substring) throws {
+        guard !rest.hasPrefix("/"), let at = rest.lastIndex(of: "@"),
+            rest[..<at].contains(where: { $0 == "/" || $0 == "?" || $0 == "#" })
+        else { return }
+        throw fail("the user name or password holds a raw '/', '?' or '#'; percent-encode them as %2F, %3F and %23")
     }
 
     private func fail(_ problem: String) -> RWLockError {
