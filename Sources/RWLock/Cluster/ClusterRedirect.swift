@@ -19,14 +19,17 @@ enum ClusterRedirect: Equatable, Sendable {
     case clusterDown
 
     /// The redirect an error reply carries, or nil for an ordinary error.
-    init?(errorReply message: String) {
+    /// A target without a host (`MOVED 3999 :7001`: the node does not know
+    /// its own address) is on `askedHost`, the host that answered.
+    init?(errorReply message: String, askedHost: String? = nil) {
         let words = message.split(separator: " ", omittingEmptySubsequences: true)
         guard let first = words.first else { return nil }
         switch first {
         case "MOVED", "ASK":
-            guard words.count == 3, let number = Int(words[1]), let slot = HashSlot(number: number),
-                let node = NodeAddress(hostPort: words[2])
-            else { return nil }
+            guard words.count == 3, let number = Int(words[1]), let slot = HashSlot(number: number) else { return nil }
+            var target = words[2]
+            if target.hasPrefix(":"), let askedHost { target = Substring(askedHost) + target }
+            guard let node = NodeAddress(hostPort: target) else { return nil }
             self = first == "MOVED" ? .moved(slot, node) : .ask(slot, node)
         case "TRYAGAIN":
             self = .tryAgain
@@ -37,10 +40,11 @@ enum ClusterRedirect: Equatable, Sendable {
         }
     }
 
-    /// The redirect in a reply, if it is an error reply carrying one.
-    init?(reply: RESPValue) {
+    /// The redirect in a reply from `node`, if it is an error reply
+    /// carrying one.
+    init?(reply: RESPValue, from node: NodeAddress? = nil) {
         guard case .error(let message) = reply else { return nil }
-        self.init(errorReply: message)
+        self.init(errorReply: message, askedHost: node?.host)
     }
 }
 

@@ -58,6 +58,8 @@ final class ClusterRouter: Sendable {
         var pools: [NodeAddress: ConnectionPool] = [:]
         /// The refresh under way, which every caller needing one joins.
         var refresh: Task<Void, Never>?
+        /// Why the last refresh found no usable map, for error messages.
+        var lastRefreshFailure: String?
         var isShutdown = false
         var statistics = Statistics()
     }
@@ -66,12 +68,23 @@ final class ClusterRouter: Sendable {
     /// resharding step, so more means the cluster is misconfigured.
     static let redirectLimit = 16
 
+    /// The latest a caller can use an answer (an acquire's timeout): a
+    /// command that could not run is retried until this or the retry window
+    /// ends, whichever is first. Set with `$callerDeadline.withValue`.
+    @TaskLocal static var callerDeadline: ContinuousClock.Instant? = nil
+
     let configuration: Configuration
+    /// The seeds' TCP addresses (a cluster is reached over TCP only).
+    private let seedNodes: [NodeAddress]
     private let state = Mutex(State())
 
     init(configuration: Configuration) {
-        precondition(!configuration.seeds.isEmpty, "a cluster needs at least one seed node")
         self.configuration = configuration
+        seedNodes = configuration.seeds.compactMap { seed in
+            guard case .tcp(let host, let port) = seed.address else { return nil }
+            return NodeAddress(host: host, port: port)
+        }
+        precondition(!seedNodes.isEmpty, "a Redis Cluster is reached over TCP: give at least one host:port seed")
     }
 
     var statistics: Statistics { state.withLock { $0.statistics } }
@@ -96,13 +109,25 @@ final class ClusterRouter: Sendable {
     ///   unwrapped; `.protocolError` after too many redirects.
     func run(_ commands: [[[UInt8]]], isPipeline: Bool, slot: HashSlot?) async throws -> [RESPValue] {
         let clock = ContinuousClock()
-        let giveUp = clock.now + configuration.retryWindow
+        var giveUp = clock.now + configuration.retryWindow
+        if let deadline = Self.callerDeadline { giveUp = min(giveUp, deadline) }
         var backoff = Duration.milliseconds(10)
+        // Redirects followed since the last backoff: a bounded number, so
+        // nodes that disagree cannot bounce a command forever.
         var redirects = 0
         var askTarget: NodeAddress? = nil
         while true {
             let node: NodeAddress
-            if let askTarget { node = askTarget } else { node = try await master(for: slot) }
+            if let askTarget {
+                node = askTarget
+            } else if let owner = await master(for: slot) {
+                node = owner
+            } else {
+                guard clock.now < giveUp else { throw unserved(slot) }
+                count(\.retries)
+                try await pause(&backoff, until: giveUp)
+                continue
+            }
             let asking = askTarget != nil
             askTarget = nil
             var replies: [RESPValue]
@@ -111,9 +136,10 @@ final class ClusterRouter: Sendable {
                     asking ? commands.flatMap { [[Array("ASKING".utf8)], $0] } : commands,
                     isPipeline: isPipeline || asking)
             } catch let failure as NotSent {
-                // Nothing ran: the node is gone or unreachable. Learn the
-                // cluster again from the other nodes and try once more.
-                guard clock.now < giveUp else { throw failure.error }
+                // Nothing ran. A node that is down or unreachable (a failover
+                // under way) is worth another look at the cluster; a login
+                // the node refused is not.
+                guard failure.error.kind == .connection, clock.now < giveUp else { throw failure.error }
                 count(\.retries)
                 try await pause(&backoff, until: giveUp)
                 await refreshMap(force: true)
@@ -128,7 +154,7 @@ final class ClusterRouter: Sendable {
                 // Drop ASKING's +OK before each command's reply.
                 replies = replies.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
             }
-            guard let redirect = replies.lazy.compactMap(ClusterRedirect.init(reply:)).first else {
+            guard let redirect = replies.lazy.compactMap({ ClusterRedirect(reply: $0, from: node) }).first else {
                 return replies
             }
             switch redirect {
@@ -139,7 +165,14 @@ final class ClusterRouter: Sendable {
                     state.statistics.moved += 1
                     state.map?.assign(movedSlot, to: owner)
                 }
-                scheduleRefresh()
+                if redirects == 1 {
+                    scheduleRefresh()
+                } else {
+                    // Moved again: the nodes disagree (a failover or a
+                    // resharding in progress). Let them settle, then ask.
+                    try await pause(&backoff, until: max(giveUp, clock.now + .milliseconds(10)))
+                    await refreshMap(force: true)
+                }
             case .ask(_, let importing):
                 redirects += 1
                 guard redirects <= Self.redirectLimit else { throw tooManyRedirects(redirect) }
@@ -149,6 +182,7 @@ final class ClusterRouter: Sendable {
                 // The command did not run; hand the reply over if time is up.
                 guard clock.now < giveUp else { return replies }
                 count(\.retries)
+                redirects = 0
                 try await pause(&backoff, until: giveUp)
                 if redirect == .clusterDown { await refreshMap(force: true) }
             }
@@ -159,30 +193,40 @@ final class ClusterRouter: Sendable {
     /// every node the map names (replicas included: PUBLISH reaches every
     /// node of a cluster), or over the seeds before the first map.
     func subscriptionEndpoint(attempt: Int) -> RedisEndpoint {
-        let nodes = state.withLock { $0.map?.nodes ?? [] }
-        if nodes.isEmpty { return configuration.seeds[attempt % configuration.seeds.count] }
+        var nodes = state.withLock { $0.map?.nodes ?? [] }
+        if nodes.isEmpty { nodes = seedNodes }
         return endpoint(for: nodes[attempt % nodes.count])
     }
 
     // MARK: - Slot map
 
-    private func master(for slot: HashSlot?) async throws -> NodeAddress {
-        for _ in 0..<2 {
-            let map = state.withLock { $0.map }
-            if let map {
-                if let slot, let owner = map[slot] { return owner }
-                if slot == nil, let any = map.masters.first { return any }
+    /// The master serving `slot` (any master for nil), refreshing the map
+    /// once when it is missing or names none; nil when there is still none.
+    private func master(for slot: HashSlot?) async -> NodeAddress? {
+        func lookUp() -> (known: Bool, owner: NodeAddress?) {
+            state.withLock { state in
+                guard let map = state.map else { return (false, nil) }
+                return (true, slot.map { map[$0] } ?? map.masters.first)
             }
-            await refreshMap(force: map != nil)
         }
-        if let map = state.withLock({ $0.map }) {
-            throw RWLockError.connection(
+        let (known, owner) = lookUp()
+        if let owner { return owner }
+        await refreshMap(force: known)
+        return lookUp().owner
+    }
+
+    /// The error when no node serves `slot` by the end of the retry window.
+    private func unserved(_ slot: HashSlot?) -> RWLockError {
+        let (map, failure) = state.withLock { ($0.map, $0.lastRefreshFailure) }
+        let why = failure.map { " (last attempt: \($0))" } ?? ""
+        if let map {
+            return .connection(
                 "no node of the cluster serves slot \(slot.map(String.init(describing:)) ?? "any")"
-                    + " (\(map.coveredSlots) of \(HashSlot.count) slots are served)")
+                    + " (\(map.coveredSlots) of \(HashSlot.count) slots are served)\(why)")
         }
-        throw RWLockError.connection(
-            "cannot reach any node of the cluster to learn its slot map (seeds: "
-                + configuration.seeds.map(\.description).joined(separator: ", ") + ")")
+        return .connection(
+            "cannot learn the cluster's slot map from any node (seeds: "
+                + configuration.seeds.map(\.description).joined(separator: ", ") + ")\(why)")
     }
 
     /// Starts a refresh in the background unless one is under way.
@@ -207,22 +251,34 @@ final class ClusterRouter: Sendable {
     private func fetchMap() async {
         defer { state.withLock { $0.refresh = nil } }
         let known = state.withLock { $0.map?.nodes ?? [] }
-        let seeds = configuration.seeds.compactMap { seed -> NodeAddress? in
-            guard case .tcp(let host, let port) = seed.address else { return nil }
-            return NodeAddress(host: host, port: port)
-        }
         var asked: Set<NodeAddress> = []
-        for node in known + seeds where asked.insert(node).inserted {
-            guard let reply = try? await pool(for: node).run([[Array("CLUSTER".utf8), Array("SLOTS".utf8)]], isPipeline: false).first,
-                let map = try? SlotMap(clusterSlots: reply, askedHost: node.host),
-                !map.masters.isEmpty
-            else { continue }
-            state.withLock { state in
-                state.map = map
-                state.statistics.mapRefreshes += 1
+        var failure: String? = nil
+        for node in known + seedNodes where asked.insert(node).inserted {
+            do {
+                let replies = try await pool(for: node).run([[Array("CLUSTER".utf8), Array("SLOTS".utf8)]], isPipeline: false)
+                if case .error(let message)? = replies.first {
+                    // ERR This instance has cluster support disabled, NOAUTH...
+                    failure = "\(node) answered CLUSTER SLOTS with \"\(message)\""
+                    continue
+                }
+                let map = try SlotMap(clusterSlots: replies.first ?? .null, askedHost: node.host)
+                guard !map.masters.isEmpty else {
+                    failure = "\(node) knows no master serving any slot"
+                    continue
+                }
+                state.withLock { state in
+                    state.map = map
+                    state.lastRefreshFailure = nil
+                    state.statistics.mapRefreshes += 1
+                }
+                return
+            } catch let notSent as NotSent {
+                failure = notSent.error.description
+            } catch {
+                failure = String(describing: error)
             }
-            return
         }
+        state.withLock { $0.lastRefreshFailure = failure }
     }
 
     // MARK: - Nodes

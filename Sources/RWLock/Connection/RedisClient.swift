@@ -40,6 +40,8 @@ public final class RedisClient: Sendable {
     /// The most connections (and worker threads) this client opens to each
     /// server.
     public let maxConnections: Int
+    /// How long one command may wait for its reply.
+    public let commandTimeout: Duration
 
     /// How commands reach Redis.
     enum Transport: Sendable {
@@ -61,9 +63,11 @@ public final class RedisClient: Sendable {
     ///   - commandTimeout: how long one command may wait for its reply
     ///     (positive). A connection that times out is discarded.
     ///   - clusterRetryWindow: on a cluster, how long a command that could
-    ///     not run (its node unreachable, TRYAGAIN, CLUSTERDOWN) keeps being
-    ///     retried; make it longer than a failover takes (about the cluster's
-    ///     `cluster-node-timeout` plus one second). Ignored for one server.
+    ///     not run (its node unreachable, TRYAGAIN, CLUSTERDOWN, the slot map
+    ///     not yet known) keeps being retried; make it longer than a failover
+    ///     takes (about the cluster's `cluster-node-timeout` plus one second).
+    ///     An acquire's own timeout cuts it short. Ignored for one server.
+    ///     A cluster's seeds must be TCP endpoints.
     public init(
         deployment: RedisDeployment,
         maxConnections: Int = 4,
@@ -77,6 +81,7 @@ public final class RedisClient: Sendable {
         precondition(clusterRetryWindow >= .zero, "RedisClient needs a clusterRetryWindow >= 0, got \(clusterRetryWindow)")
         self.deployment = deployment
         self.maxConnections = maxConnections
+        self.commandTimeout = commandTimeout
         switch deployment {
         case .server(let endpoint):
             self.transport = .server(
@@ -118,14 +123,16 @@ public final class RedisClient: Sendable {
         url: String?,
         maxConnections: Int = 4,
         connectTimeout: Duration = .seconds(2),
-        commandTimeout: Duration = .seconds(2)
+        commandTimeout: Duration = .seconds(2),
+        clusterRetryWindow: Duration = .seconds(10)
     ) throws {
         let deployment = try url.map(RedisDeployment.init(url:)) ?? RedisDeployment.fromEnvironment()
         self.init(
             deployment: deployment,
             maxConnections: maxConnections,
             connectTimeout: connectTimeout,
-            commandTimeout: commandTimeout
+            commandTimeout: commandTimeout,
+            clusterRetryWindow: clusterRetryWindow
         )
     }
 

@@ -63,7 +63,11 @@ extension RWLock {
                 // R1: the lease is measured from the moment of sending.
                 let sent = clock.now
                 mayHoldSomething = true
-                let (reply, unconfirmed) = try await runGranting(script, arguments: arguments)
+                // On a cluster, a command that cannot run yet (failover,
+                // migration) is retried no longer than this acquire may wait.
+                let (reply, unconfirmed) = try await ClusterRouter.$callerDeadline.withValue(deadline) {
+                    try await runGranting(script, arguments: arguments)
+                }
                 let (granted, milliseconds, third) = try ScriptReply.triple(reply, from: script)
                 mayHoldSomething = mode == .write
                 var hint = Duration.milliseconds(max(milliseconds, 1))

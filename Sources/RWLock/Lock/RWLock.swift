@@ -62,6 +62,11 @@ public final class RWLock: Sendable {
     public init(name: String, client: RedisClient, options: Options = .init(), logger: Logger = RWLock.silentLogger) throws {
         try Self.validate(name: name)
         try options.validate()
+        if let replicated = options.replicatedGrants, replicated.timeout >= client.commandTimeout {
+            // The WAIT reply would come after the client gave up on it.
+            throw RWLockError.invalidConfiguration(
+                "the replicated grants' timeout (\(replicated.timeout)) must be shorter than the client's command timeout (\(client.commandTimeout))")
+        }
         self.name = name
         self.client = client
         self.options = options

@@ -93,7 +93,7 @@ extension ClusterTests {
             defer { try? FileManager.default.removeItem(at: log) }
             let script = "echo enter $$ >> \"$0\"; sleep 0.05; echo leave $$ >> \"$0\""
             let runs = try (0..<5).map { _ in
-                try RwlockCommandTests.Run(["write", name, "--url", ClusterFixture.url!, "--lease", "2s", "--", "sh", "-c", script, log.path])
+                try RwlockCommandTests.Run(["write", name, "--url", ClusterFixture.url!, "--lease", "2s", "--timeout", "60s", "--", "sh", "-c", script, log.path])
             }
             for run in runs {
                 let result = try await run.finish()

@@ -50,6 +50,10 @@ extension ClusterTests {
             }
             let after = try await writer.value
             #expect(after > before, "the fence grew across the move: \(before) then \(after)")
+            // The writer's last retry may have reached the target by ASK
+            // between the two SETSLOT NODEs; the next operation meets MOVED.
+            let later = try await lock.withWriteLock { $0 }
+            #expect(later > after)
             #expect(router.statistics.moved >= 1, "\(router.statistics)")
             #expect(router.slotMap?[HashSlot(key: Array(name.utf8))] == target)
             #expect(try await to.send(["EXISTS", fenceKey]) == .integer(1))
