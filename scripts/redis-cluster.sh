@@ -56,7 +56,8 @@ node_port() { local base=${1##*/}; echo "${base#node-}"; }
 # The pid of the redis-server of node directory $1 if it is running, else
 # nothing. A pid is only trusted when the process is a live (not zombie)
 # redis-server whose working directory is the node's (redis chdirs to `dir`),
-# or, where /proc/PID/cwd cannot be read, whose title names the node's port.
+# or, only where there is no procfs at all, whose title is the node's
+# "redis-server 127.0.0.1:PORT".
 node_pid() {
   local node_dir=$1 pid
   [ -f "$node_dir/redis.pid" ] || return 0
@@ -76,18 +77,32 @@ is_alive() {
 }
 
 is_node_process() {
-  local pid=$1 node_dir=$2 cwd title
+  local pid=$1 node_dir=$2 cwd title port
   is_alive "$pid" || return 1
   cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null || true)
   if [ -n "$cwd" ]; then
     [ "$cwd" = "$node_dir" ]
     return
   fi
+  # With procfs, the cwd of our own nodes (same user) is always readable: an
+  # unreadable one is another user's process, or one already exiting.
+  [ ! -d /proc/self ] || return 1
+  port=$(node_port "$node_dir")
   title=$(ps -p "$pid" -o args= 2>/dev/null || true)
   case "$title" in
-    *redis-server*":$(node_port "$node_dir")"*) return 0 ;;
+    *"redis-server 127.0.0.1:$port" | *"redis-server 127.0.0.1:$port "*) return 0 ;;
     *) return 1 ;;
   esac
+}
+
+# True while pid $1 may still be the node of directory $2: alive and not
+# provably another process (whose readable working directory is elsewhere,
+# i.e. the pid was reused). For waiting only; signals need is_node_process.
+may_be_node() {
+  local pid=$1 node_dir=$2 cwd
+  is_alive "$pid" || return 1
+  cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null || true)
+  [ -z "$cwd" ] || [ "$cwd" = "$node_dir" ]
 }
 
 # Every running redis-server of DIR $1, one "PID NODE_DIR" per line: those of
@@ -116,14 +131,34 @@ running_nodes() {
   return 0
 }
 
+# running_nodes_of DIR NODE_DIR...: the running_nodes lines of DIR whose node
+# directory is one of the given ones (those found by working directory too,
+# e.g. a node still starting, or one that has not written its pid file yet).
+running_nodes_of() {
+  local dir=$1 want pid node_dir
+  shift
+  declare -A wanted=()
+  for want in "$@"; do wanted["$want"]=1; done
+  while read -r pid node_dir; do
+    if [ -n "$pid" ] && [ -n "${wanted["$node_dir"]:-}" ]; then
+      echo "$pid $node_dir"
+    fi
+  done < <(running_nodes "$dir")
+  return 0
+}
+
 # Stops the nodes given as "PID NODE_DIR" lines on stdin and waits until their
-# processes are gone: SHUTDOWN NOSAVE NOW, then SIGTERM, then SIGKILL.
+# processes are gone: SHUTDOWN NOSAVE NOW, then SIGTERM, then SIGKILL. Each
+# signal goes only to a pid that is still the node's own process (checked
+# right before it): one that exited meanwhile may have had its pid reused.
 stop_nodes() {
-  local pid node_dir port pids=() ports=() i
+  local pid node_dir pids=() dirs=() ports=() pairs=() i
   while read -r pid node_dir; do
     [ -n "$pid" ] || continue
     pids+=("$pid")
+    dirs+=("$node_dir")
     ports+=("$(node_port "$node_dir")")
+    pairs+=("$pid" "$node_dir")
   done
   [ ${#pids[@]} -gt 0 ] || return 0
   log "stopping ${#pids[@]} node(s): ports ${ports[*]}"
@@ -137,33 +172,35 @@ stop_nodes() {
     ) &
   done
   wait
-  wait_gone 5 "${pids[@]}" && return 0
-  for pid in "${pids[@]}"; do
-    is_alive "$pid" || continue
-    log "pid $pid still running after SHUTDOWN: SIGTERM"
-    kill -CONT "$pid" 2>/dev/null || true
-    kill -TERM "$pid" 2>/dev/null || true
+  wait_gone 5 "${pairs[@]}" && return 0
+  for i in "${!pids[@]}"; do
+    is_node_process "${pids[$i]}" "${dirs[$i]}" || continue
+    log "pid ${pids[$i]} still running after SHUTDOWN: SIGTERM"
+    kill -CONT "${pids[$i]}" 2>/dev/null || true
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
   done
-  wait_gone 5 "${pids[@]}" && return 0
-  for pid in "${pids[@]}"; do
-    is_alive "$pid" || continue
-    log "pid $pid still running after SIGTERM: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
+  wait_gone 5 "${pairs[@]}" && return 0
+  for i in "${!pids[@]}"; do
+    is_node_process "${pids[$i]}" "${dirs[$i]}" || continue
+    log "pid ${pids[$i]} still running after SIGTERM: SIGKILL"
+    kill -KILL "${pids[$i]}" 2>/dev/null || true
   done
-  wait_gone 5 "${pids[@]}" && return 0
-  log "error: still running after SIGKILL: $(for p in "${pids[@]}"; do is_alive "$p" && printf '%s ' "$p"; done)"
+  wait_gone 5 "${pairs[@]}" && return 0
+  log "error: still running after SIGKILL: $(for i in "${!pids[@]}"; do may_be_node "${pids[$i]}" "${dirs[$i]}" && printf '%s ' "${pids[$i]}"; done)"
   return 1
 }
 
-# wait_gone SECONDS PID...: true once none of the pids is alive.
+# wait_gone SECONDS PID NODE_DIR [PID NODE_DIR]...: true once none of the
+# pids may still be its node (may_be_node).
 wait_gone() {
-  local seconds=$1 deadline pid any
+  local seconds=$1 deadline any i
   shift
+  local -a pairs=("$@")
   deadline=$((SECONDS + seconds))
   while :; do
     any=0
-    for pid in "$@"; do
-      if is_alive "$pid"; then any=1; break; fi
+    for ((i = 0; i + 1 < ${#pairs[@]}; i += 2)); do
+      if may_be_node "${pairs[$i]}" "${pairs[$((i + 1))]}"; then any=1; break; fi
     done
     [ $any -eq 0 ] && return 0
     [ $SECONDS -lt $deadline ] || return 1
@@ -348,17 +385,18 @@ cluster_url() {
 # ---------------------------------------------------------------- commands
 
 start_ok=0
+start_dir=""
 started_dirs=()
 on_start_exit() {
   local rc=$?
   [ $start_ok -eq 0 ] || return 0
+  # A second Ctrl-C must not cut the cleanup short and leave nodes running.
+  trap '' INT TERM
   if [ ${#started_dirs[@]} -gt 0 ]; then
     tail_logs "${started_dirs[@]}"
-    local node_dir pid
-    for node_dir in "${started_dirs[@]}"; do
-      pid=$(node_pid "$node_dir")
-      [ -z "$pid" ] || echo "$pid $node_dir"
-    done | stop_nodes || true
+    # By working directory as well as pid file: a node still starting, or
+    # interrupted before writing its pid file, is stopped too.
+    running_nodes_of "$start_dir" "${started_dirs[@]}" | stop_nodes || true
   fi
   exit $((rc == 0 ? 1 : rc))
 }
@@ -380,6 +418,7 @@ stop them first: $0 stop $dir"
   read -r -a ports <<<"$(pick_ports "${existing[@]}")" || die "could not find $nodes free port pairs (P, P+10000) on 127.0.0.1"
   [ ${#ports[@]} -eq "$nodes" ] || die "could not find $nodes free port pairs (P, P+10000) on 127.0.0.1"
 
+  start_dir=$dir
   trap on_start_exit EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -447,8 +486,7 @@ cmd_restart() {
   launch_node "$node_dir" || { tail_logs "$node_dir"; die "redis-server failed to start on port $port"; }
   if ! wait_ping "$node_dir" "$ping_wait_s"; then
     tail_logs "$node_dir"
-    pid=$(node_pid "$node_dir")
-    [ -z "$pid" ] || echo "$pid $node_dir" | stop_nodes || true
+    running_nodes_of "$dir" "$node_dir" | stop_nodes || true
     die "node $port did not start (no PONG within ${ping_wait_s}s, or it aborted: see its log above)"
   fi
   log "node $port answers PING (pid $(node_pid "$node_dir"))"
