@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RWLock
@@ -173,5 +174,37 @@ struct ClusterRoutingTests {
         #expect(ClusterRedirect(reply: .error("MOVED 12 :7005"), from: answered)
             == .moved(HashSlot(number: 12)!, NodeAddress(host: "10.0.0.3", port: 7005)))
         #expect(ClusterRedirect(reply: .error("MOVED 12 :7005")) == nil)
+    }
+}
+
+@Suite("Cluster client failures")
+struct ClusterClientFailureTests {
+    /// No seed answers: the router keeps trying to learn the slot map, but
+    /// no longer than the acquire may wait (not the 10 s retry window), and
+    /// the error says what the last attempt met.
+    @Test func anUnreachableClusterFailsWithinTheAcquireTimeout() async throws {
+        let client = try RedisClient(url: "redis+cluster://127.0.0.1:1,127.0.0.1:2", clusterRetryWindow: .seconds(10))
+        defer { client.shutdown() }
+        let lock = try RWLock(name: "nowhere", client: client)
+        let started = ContinuousClock.now
+        let error = await #expect(throws: RWLockError.self) { try await lock.acquireWrite(timeout: .milliseconds(300)) }
+        #expect(ContinuousClock.now - started < .seconds(5), "bounded by the acquire's timeout, not the retry window")
+        #expect(error?.kind == .connection)
+        #expect(error?.description.contains("slot map") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("refused") == true, "\(error?.description ?? "")")
+        #expect((client.router?.statistics.retries ?? 0) >= 1)
+    }
+
+    /// A cluster URL naming a plain server: the message says why.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil))
+    func aServerWithoutClusterSupportIsNamedAsSuch() async throws {
+        guard case .server(let server) = try RedisDeployment.fromEnvironment(),
+            case .tcp(let host, let port) = server.address
+        else { return }
+        let client = try RedisClient(url: "redis+cluster://\(host):\(port)", clusterRetryWindow: .milliseconds(200))
+        defer { client.shutdown() }
+        let lock = try RWLock(name: "not-a-cluster", client: client)
+        let error = await #expect(throws: RWLockError.self) { try await lock.acquireWrite(timeout: .seconds(5)) }
+        #expect(error?.description.contains("cluster support disabled") == true, "\(error?.description ?? "")")
     }
 }

@@ -123,7 +123,7 @@ final class ClusterRouter: Sendable {
             } else if let owner = await master(for: slot) {
                 node = owner
             } else {
-                guard clock.now < giveUp else { throw unserved(slot) }
+                guard clock.now < giveUp else { throw unserved(slot).didNotRun }
                 count(\.retries)
                 try await pause(&backoff, until: giveUp)
                 continue
@@ -139,7 +139,7 @@ final class ClusterRouter: Sendable {
                 // Nothing ran. A node that is down or unreachable (a failover
                 // under way) is worth another look at the cluster; a login
                 // the node refused is not.
-                guard failure.error.kind == .connection, clock.now < giveUp else { throw failure.error }
+                guard failure.error.kind == .connection, clock.now < giveUp else { throw failure.error.didNotRun }
                 count(\.retries)
                 try await pause(&backoff, until: giveUp)
                 await refreshMap(force: true)
@@ -316,5 +316,14 @@ final class ClusterRouter: Sendable {
 
     private func tooManyRedirects(_ last: ClusterRedirect) -> RWLockError {
         .protocolError("the cluster redirected one command more than \(Self.redirectLimit) times (last: \(last)); its slot map is inconsistent")
+    }
+}
+
+extension RWLockError {
+    /// This error, marked as the failure of a command that never ran.
+    fileprivate var didNotRun: RWLockError {
+        var marked = self
+        marked.commandDidNotRun = true
+        return marked
     }
 }

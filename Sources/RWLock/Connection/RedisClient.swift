@@ -209,7 +209,9 @@ public final class RedisClient: Sendable {
             do {
                 return try await pool.run(commands, isPipeline: isPipeline)
             } catch let failure as NotSent {
-                throw failure.error
+                var error = failure.error
+                error.commandDidNotRun = true
+                throw error
             }
         case .cluster(let router):
             return try await router.run(commands, isPipeline: isPipeline, slot: routingKey.map(HashSlot.init(key:)))

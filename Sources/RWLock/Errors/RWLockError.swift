@@ -67,6 +67,10 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
     }
 
     private let code: Code
+    /// Set when the failing command certainly never ran (no connection could
+    /// be opened, or no node served its slot): the acquire loop then knows
+    /// this attempt left nothing on the server to clean up.
+    var commandDidNotRun = false
 
     private init(_ code: Code) { self.code = code }
 

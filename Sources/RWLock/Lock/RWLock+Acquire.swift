@@ -53,6 +53,9 @@ extension RWLock {
         // Whether the server may hold an intent (or, after a transport
         // error, even a grant) for this token that must be cleaned up.
         var mayHoldSomething = false
+        // What earlier attempts left (a writer's intent), for when this
+        // attempt's command is known never to have run.
+        var heldBeforeThisAttempt = false
         // Made at the first refusal, not before: an uncontended acquire should
         // not touch the subscriber. From then on the waiter watches the channel
         // across every retry, so a release during an acquire is not missed.
@@ -62,6 +65,7 @@ extension RWLock {
                 if Task.isCancelled { throw CancellationError() }
                 // R1: the lease is measured from the moment of sending.
                 let sent = clock.now
+                heldBeforeThisAttempt = mayHoldSomething
                 mayHoldSomething = true
                 // On a cluster, a command that cannot run yet (failover,
                 // migration) is retried no longer than this acquire may wait.
@@ -122,6 +126,9 @@ extension RWLock {
                 try await waiter!.wait(upTo: pause)
             }
         } catch {
+            if let failure = error as? RWLockError, failure.commandDidNotRun {
+                mayHoldSomething = heldBeforeThisAttempt
+            }
             if mayHoldSomething {
                 if mode == .write { await withdrawQuietly(token) }
                 // A transport error leaves unknown whether the acquire ran.
@@ -154,7 +161,17 @@ extension RWLock {
 
     private func releaseQuietly(token: [UInt8]) async {
         let (client, keys) = (client, keys)
-        _ = try? await Task { try await client.run(.release, keys: keys, arguments: [token]) }.value
+        _ = try? await Task {
+            try await ClusterRouter.$callerDeadline.withValue(Self.cleanupDeadline(client)) {
+                try await client.run(.release, keys: keys, arguments: [token])
+            }
+        }.value
+    }
+
+    /// Best-effort cleanups wait out a cluster's trouble no longer than two
+    /// command timeouts: what they would remove expires on its own anyway.
+    static func cleanupDeadline(_ client: RedisClient) -> ContinuousClock.Instant {
+        ContinuousClock.now + client.commandTimeout * 2
     }
 
     /// withdraw.lua from a task of its own, so a cancelled waiter still
@@ -162,7 +179,11 @@ extension RWLock {
     /// expires.
     private func withdrawQuietly(_ token: [UInt8]) async {
         let (client, keys) = (client, keys)
-        _ = try? await Task { try await client.run(.withdraw, keys: keys, arguments: [token]) }.value
+        _ = try? await Task {
+            try await ClusterRouter.$callerDeadline.withValue(Self.cleanupDeadline(client)) {
+                try await client.run(.withdraw, keys: keys, arguments: [token])
+            }
+        }.value
     }
 }
 
