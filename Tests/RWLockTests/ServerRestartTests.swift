@@ -39,6 +39,12 @@ struct ServerRestartTests {
             }
         }
 
+        /// Sends `signal` (SIGSTOP, SIGCONT) to the running server.
+        func send(_ signal: Int32) {
+            guard let process else { return }
+            Foundation.kill(process.processIdentifier, signal)
+        }
+
         /// SIGKILL: a child of a Swift Testing process may have SIGTERM blocked.
         func kill() {
             guard let process else { return }
@@ -85,5 +91,37 @@ struct ServerRestartTests {
 
         let after = try await lock.withWriteLock(timeout: .seconds(5)) { fence in fence }
         #expect(after > before, "fences keep growing across a restart that erased the fence key")
+    }
+
+    /// R1 when the server freezes: a renewal sent to a stopped server gets
+    /// no answer until the command timeout (3 s here), but the lease (300 ms)
+    /// cannot be trusted past its deadline meanwhile. The keeper stops
+    /// waiting for the renewal there: the body is cancelled and the scoped
+    /// call throws leaseLost well before the command timeout.
+    @Test func aFrozenServerCostsTheLeaseAtItsDeadlineNotAtTheCommandTimeout() async throws {
+        let server = try PrivateServer()
+        try await server.start()
+        defer { server.send(SIGCONT) }
+        let client = RedisClient(endpoint: try RedisEndpoint(url: server.socket), commandTimeout: .seconds(3))
+        defer { client.shutdown() }
+        let lock = try RWLock(name: "frozen", client: client, options: .init(lease: .milliseconds(300)))
+        let entered = Box<ContinuousClock.Instant?>(nil)
+        let stopped = Box<ContinuousClock.Instant?>(nil)
+        let error = await #expect(throws: RWLockError.self) {
+            try await lock.withWriteLock { _ in
+                entered.withLock { $0 = ContinuousClock.now }
+                server.send(SIGSTOP)
+                do {
+                    try await Task.sleep(for: .seconds(10))
+                } catch {
+                    stopped.withLock { $0 = ContinuousClock.now }
+                    throw error
+                }
+            }
+        }
+        #expect(error?.kind == .leaseLost, "\(String(describing: error))")
+        // (withWriteLock itself returns later: its release waits for the frozen server.)
+        let ran = try #require(stopped.value) - (entered.value ?? .now)
+        #expect(ran < .seconds(2), "the body ran \(ran) on a lease of 300 ms")
     }
 }
