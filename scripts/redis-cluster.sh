@@ -283,6 +283,9 @@ cluster-require-full-coverage yes
 # A replica's first sync starts at once (the default waits 5 s for more
 # replicas to share a diskless transfer).
 repl-diskless-sync-delay 0
+# Replicas show in CLUSTER SLOTS only once their replication offset is
+# non-zero; on an idle master that takes the first replication PING.
+repl-ping-replica-period 1
 # A replica loads its sync straight from the socket: no dump.rdb on disk that
 # a restarted node would load.
 repl-diskless-load swapdb
@@ -330,7 +333,7 @@ tail_logs() {
 # false with the first problem in $health_problem.
 health_problem=""
 check_health() {
-  local port info nodes_out verdict role link want
+  local port info nodes_out verdict role link want listed
   for port in "$@"; do
     info=$(cli "$port" cluster info | tr -d '\r') || { health_problem="127.0.0.1:$port does not answer CLUSTER INFO"; return 1; }
     for want in cluster_state:ok cluster_slots_assigned:16384 "cluster_known_nodes:$nodes"; do
@@ -354,6 +357,10 @@ check_health() {
         print "ok"
       }' <<<"$nodes_out")
     [ "$verdict" = ok ] || { health_problem="127.0.0.1:$port sees $verdict"; return 1; }
+    # Redis 7.0 leaves a replica out of CLUSTER SLOTS (what clients route
+    # by) until gossip has carried a non-zero replication offset for it.
+    listed=$(cli "$port" cluster slots | tr -d '\r' | grep -E '^[0-9a-f]{40}$' | sort -u | wc -l) || listed=0
+    [ "$listed" -eq "$nodes" ] || { health_problem="127.0.0.1:$port lists $listed of $nodes nodes in CLUSTER SLOTS"; return 1; }
     role=$(cli "$port" role | head -n 1 | tr -d '\r') || role=""
     if [ "$role" = slave ]; then
       link=$(cli "$port" info replication | tr -d '\r' | grep '^master_link_status:' || true)
