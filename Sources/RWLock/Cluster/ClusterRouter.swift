@@ -144,6 +144,12 @@ final class ClusterRouter: Sendable {
                 try await pause(&backoff, until: giveUp)
                 await refreshMap(force: true)
                 continue
+            } catch let error as RWLockError where error.kind == .shutdown && !state.withLock({ $0.isShutdown }) {
+                // The node's pool was retired between lookup and enqueue
+                // (the node left the map): the command was never queued.
+                redirects += 1
+                guard redirects <= Self.redirectLimit else { throw error }
+                continue
             } catch let error as RWLockError where error.kind == .connection {
                 // It may have run: never resend, but do not send the next
                 // command to a node that may be gone without looking again.
@@ -266,11 +272,13 @@ final class ClusterRouter: Sendable {
                     failure = "\(node) knows no master serving any slot"
                     continue
                 }
-                state.withLock { state in
+                let retired = state.withLock { state in
                     state.map = map
                     state.lastRefreshFailure = nil
                     state.statistics.mapRefreshes += 1
+                    return retireIdlePools(&state, keeping: Set(map.nodes))
                 }
+                for pool in retired { pool.shutdown() }
                 return
             } catch let notSent as NotSent {
                 failure = notSent.error.description
@@ -282,6 +290,22 @@ final class ClusterRouter: Sendable {
     }
 
     // MARK: - Nodes
+
+    /// Removes the pools of nodes the cluster no longer names (a failed
+    /// master, a node removed), so a long-lived client does not keep their
+    /// threads; a pool with work queued or running is left for the next
+    /// refresh. Returns the pools to shut down outside the lock.
+    private func retireIdlePools(_ state: inout State, keeping nodes: Set<NodeAddress>) -> [ConnectionPool] {
+        var retired: [ConnectionPool] = []
+        for (node, pool) in state.pools where !nodes.contains(node) && pool.load == (0, 0) {
+            state.pools[node] = nil
+            retired.append(pool)
+        }
+        return retired
+    }
+
+    /// The nodes this router holds a connection pool for (tests, diagnostics).
+    var pooledNodes: Set<NodeAddress> { state.withLock { Set($0.pools.keys) } }
 
     private func pool(for node: NodeAddress) throws -> ConnectionPool {
         try state.withLock { state in

@@ -50,6 +50,8 @@ extension ClusterTests {
                 #expect(try await readContender.withWriteLockIfAvailable { _ in true } == nil)
                 #expect(try await readContender.inspect().readers.count == 2)
                 #expect(client.router?.slotMap?[HashSlot(key: Array(written.name.utf8))] == heir)
+                // The dead master left the map, and its pool (threads) with it.
+                #expect(client.router?.pooledNodes.contains(doomed) == false)
                 #expect(try await ClusterFixture.waitUntilMaster(heir))
 
                 // With no replica left, a renewal cannot be confirmed: it does not

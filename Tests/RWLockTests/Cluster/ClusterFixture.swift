@@ -133,10 +133,33 @@ enum ClusterFixture {
     /// cluster.
     static func killing<T>(_ node: NodeAddress, _ body: () async throws -> T) async throws -> T {
         try signal(node, SIGKILL)
+        // kill(2) returns before the process is gone; until its sockets are
+        // closed a command could still be written to it and meet a reset.
+        // A test that means "after the master died" waits for that.
+        try await waitUntilRefusing(node)
         let result: Result<T, any Error>
         do { result = .success(try await body()) } catch { result = .failure(error) }
         try await heal(node)
         return try result.get()
+    }
+
+    /// Waits until `node`'s port refuses connections: the process has
+    /// closed every socket. (A zombie thread-group leader can show as dead
+    /// in /proc while its other threads still hold the sockets open.)
+    static func waitUntilRefusing(_ node: NodeAddress) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let probe = RedisClient(endpoint: RedisEndpoint(address: .tcp(host: node.host, port: node.port)),
+                                    maxConnections: 1, connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(200))
+            defer { probe.shutdown() }
+            do {
+                _ = try await probe.send(["PING"])
+            } catch let error as RWLockError where error.commandDidNotRun {
+                return
+            } catch {}
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        throw RWLockError.connection("\(node) still accepted connections 10 s after SIGKILL")
     }
 
     /// Restarts a killed node (it rejoins as a replica) and waits until every
