@@ -73,6 +73,42 @@ extension ClusterTests {
             #expect(next > fence)
         }
 
+        /// The client's one subscriber connection listens on a master; when
+        /// that master dies, the subscriber moves to another node and
+        /// subscribes again, so a waiter there is still woken by a release
+        /// (not by its 10 s re-check).
+        @Test func waitersStillWakeWhenTheirSubscriberNodeDies() async throws {
+            let layout = try await ClusterFixture.layoutWithReplicas()
+            let client = try ClusterFixture.client(retryWindow: .seconds(30))
+            defer { client.shutdown() }
+            _ = try await client.send(["PING"])  // learn the slot map
+            guard case .tcp(let host, let port) = client.router!.subscriptionEndpoint(attempt: 0).address else {
+                Issue.record("the subscriber would not use TCP")
+                return
+            }
+            let listening = NodeAddress(host: host, port: port)
+            let other = try #require(layout.map.masters.first { $0 != listening })
+            let options = RWLock.Options(lease: .seconds(60), retryInterval: .seconds(10))
+            let lock = try RWLock(
+                name: ClusterFixture.name(on: other, "c-wake-\(UUID().uuidString.prefix(8))", layout: layout),
+                client: client, options: options)
+            let held = try await lock.acquireWrite(timeout: .seconds(10))
+            let reader = Task { try await lock.withReadLock(timeout: .seconds(90)) { ContinuousClock.now } }
+            #expect(try await ClusterFixture.eventually { await ClusterFixture.subscribers(to: lock.channel, on: [listening]) > 0 },
+                    "the waiter's channel was never subscribed on \(listening)")
+
+            try await ClusterFixture.killing(listening) {
+                let live = ClusterFixture.allNodes.filter { $0 != listening }
+                #expect(try await ClusterFixture.eventually(within: .seconds(30)) {
+                    await ClusterFixture.subscribers(to: lock.channel, on: live) > 0
+                }, "the subscriber never moved to a live node")
+                try await held.release()
+                let released = ContinuousClock.now
+                let woke = try await reader.value - released
+                #expect(woke < .seconds(3), "the reader got in \(woke) after the release")
+            }
+        }
+
         /// What asynchronous replication can lose, and how fencing contains
         /// it. The replica is frozen (SIGSTOP) and cut off from its master
         /// (CLIENT KILL TYPE replica), so writer A's grant never leaves the

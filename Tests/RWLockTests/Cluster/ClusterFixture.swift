@@ -217,6 +217,23 @@ enum ClusterFixture {
         return true
     }
 
+    /// How many connections subscribe to `channel` on `nodes` together
+    /// (PUBSUB NUMSUB counts only the node asked); nodes that do not answer
+    /// count zero.
+    static func subscribers(to channel: [UInt8], on nodes: [NodeAddress]) async -> Int64 {
+        var total: Int64 = 0
+        for node in nodes {
+            let admin = admin(node)
+            defer { admin.shutdown() }
+            if case .array(let pair)? = try? await admin.send([Array("PUBSUB".utf8), Array("NUMSUB".utf8), channel]),
+                pair.count == 2, case .integer(let count) = pair[1]
+            {
+                total += count
+            }
+        }
+        return total
+    }
+
     /// Waits until `node` says it is a master (after a failover).
     static func waitUntilMaster(_ node: NodeAddress, within limit: Duration = .seconds(30)) async throws -> Bool {
         let admin = admin(node)
