@@ -10,7 +10,8 @@ enum Exit {
     /// Bad usage: unknown option, malformed or non-positive duration, bad URL
     /// or lock name, missing COMMAND (EX_USAGE).
     static let usage: Int32 = 64
-    /// Redis could not be reached, or the connection broke (EX_UNAVAILABLE).
+    /// Redis could not be reached, the connection broke, or (with
+    /// --replicas) too few replicas confirmed the grant (EX_UNAVAILABLE).
     static let noConnection: Int32 = 69
     /// The lease was lost while COMMAND ran; COMMAND was sent SIGTERM, then
     /// SIGKILL after a grace period (EX_SOFTWARE).
@@ -31,7 +32,8 @@ enum Exit {
           1    evict: the token held no live lease
           64   bad usage: unknown option, malformed, zero or negative duration,
                bad URL or lock name, missing COMMAND
-          69   no connection to Redis
+          69   no connection to Redis; or, with --replicas, too few replicas
+               confirmed the grant (it was released unused)
           70   lease lost while COMMAND ran (COMMAND got SIGTERM, then SIGKILL
                after 5 s)
           75   timed out waiting for the lock (--timeout)
@@ -46,7 +48,7 @@ enum Exit {
         if let error = error as? RWLockError {
             switch error.kind {
             case .invalidConfiguration: code = usage
-            case .connection, .shutdown: code = noConnection
+            case .connection, .shutdown, .notReplicated: code = noConnection
             case .timedOut: code = timedOut
             case .leaseLost: code = leaseLost
             default: code = server

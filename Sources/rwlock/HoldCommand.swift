@@ -22,12 +22,29 @@ struct HoldOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Redis URL (redis://, unix://, or redis+cluster://host:port,... for a cluster); default: $REDIS_URL, else redis://127.0.0.1:6379.", valueName: "url"))
     var url: String?
 
+    @Option(help: ArgumentHelp(
+        "Count a grant or renewal only once N replicas confirm it (WAIT, up to a third of the lease or 1s); "
+            + "a grant they do not confirm is released and rwlock exits 69.", valueName: "n"))
+    var replicas: Int?
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run holding the lock, after --.",
                                                            valueName: "command"))
     var command: [String] = []
 
     func validate() throws {
         guard !command.isEmpty else { throw ValidationError("give the command to run after --, e.g. -- make deploy") }
+        if let replicas, replicas < 1 { throw ValidationError("--replicas must be at least 1, got \(replicas)") }
+    }
+
+    /// The lock's options: the lease, and replicated grants with a WAIT
+    /// short enough to leave the lease useful and the client's 2 s command
+    /// timeout unhit.
+    var lockOptions: RWLock.Options {
+        var options = RWLock.Options(lease: lease)
+        if let replicas {
+            options.replicatedGrants = .init(replicas: replicas, timeout: min(lease / 3, .seconds(1)))
+        }
+        return options
     }
 }
 
@@ -94,7 +111,7 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions) async -> Never {
     let lock: RWLock
     do {
         let client = try RedisClient(url: options.url)
-        lock = try RWLock(name: options.name, client: client, options: .init(lease: options.lease))
+        lock = try RWLock(name: options.name, client: client, options: options.lockOptions)
     } catch {
         Exit.fail(error)
     }

@@ -8,7 +8,7 @@ struct RwlockCommand: ParsableCommand {
         commandName: "rwlock",
         abstract: "Run a command holding a reader-writer lock kept in Redis; inspect, evict, reset locks.",
         usage: """
-            rwlock read|write NAME [--lease D] [--timeout D] [--url URL] -- COMMAND [ARG ...]
+            rwlock read|write NAME [--lease D] [--timeout D] [--url URL] [--replicas N] -- COMMAND [ARG ...]
             rwlock inspect NAME [--json] [--url URL]
             rwlock evict NAME TOKEN [--url URL]
             rwlock reset NAME [--url URL]

@@ -151,3 +151,25 @@ extension ClusterTests {
         }
     }
 }
+
+extension ClusterTests.Routing {
+    /// `rwlock --replicas N` on the cluster: one replica per master confirms
+    /// a grant (COMMAND runs, exit 0); two cannot, so the grant is released
+    /// unused and rwlock exits 69 without running COMMAND.
+    @Test(.enabled(if: RwlockCommandTests.binary != nil)) func rwlockReplicasCountsConfirmedGrantsOnly() async throws {
+        let name = "c-replicas-\(UUID().uuidString.prefix(8))"
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-replicas-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: marker) }
+        let confirmed = try await RwlockCommandTests.Run(
+            ["write", name, "--url", ClusterFixture.url!, "--replicas", "1", "--timeout", "30s", "--", "true"]).finish()
+        #expect(confirmed.status == 0, "\(confirmed.stderr)")
+        let unconfirmed = try await RwlockCommandTests.Run(
+            ["write", name, "--url", ClusterFixture.url!, "--replicas", "2", "--timeout", "30s", "--", "touch", marker.path]).finish()
+        #expect(unconfirmed.status == 69, "\(unconfirmed.stderr)")
+        #expect(unconfirmed.stderr.contains("replicas"), "\(unconfirmed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker.path), "COMMAND ran without a confirmed grant")
+        let client = try ClusterFixture.client()
+        defer { client.shutdown() }
+        #expect(try await RWLock(name: name, client: client).inspect().writer == nil, "the unconfirmed grant was released")
+    }
+}
