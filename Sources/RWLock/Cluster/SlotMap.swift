@@ -70,7 +70,8 @@ struct SlotMap: Sendable, Equatable {
         for replica in replicas where !nodes.contains(replica) { nodes.append(replica) }
     }
 
-    private static func node(_ value: RESPValue, askedHost: String) throws -> NodeAddress {
+    /// One `[host, port, id, …]` entry of a CLUSTER SLOTS range.
+    static func node(_ value: RESPValue, askedHost: String) throws -> NodeAddress {
         guard case .array(let fields) = value, fields.count >= 2, case .integer(let port) = fields[1],
             (1...65535).contains(port)
         else {

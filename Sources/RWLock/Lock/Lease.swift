@@ -86,12 +86,8 @@ public final class Lease: Sendable {
             lock.logger.debug("renew refused: lease lost", metadata: ["rwlock.token": .string(token)])
             throw RWLockError.leaseLost("the server no longer holds \(describe) (it expired or was released)")
         }
-        if let unconfirmed {
-            throw RWLockError.notReplicated(
-                "\(describe) was renewed on the master but \(unconfirmed); its validity was not extended")
-        }
+        try extend(sent: sent, grantedMilliseconds: milliseconds, unlessUnconfirmed: unconfirmed, by: "renewed")
         lock.logger.trace("renewed", metadata: ["rwlock.token": .string(token), "rwlock.lease_ms": "\(milliseconds)"])
-        extend(sent: sent, grantedMilliseconds: milliseconds)
     }
 
     /// Ends the lease and wakes the lock's waiters. Runs even when the calling
@@ -130,12 +126,8 @@ public final class Lease: Sendable {
             throw RWLockError.leaseLost("the server no longer holds \(describe), so it cannot be downgraded")
         }
         state.withLock { $0.mode = .read }
-        if let unconfirmed {
-            throw RWLockError.notReplicated(
-                "\(describe) was downgraded on the master but \(unconfirmed); its validity was not extended")
-        }
+        try extend(sent: sent, grantedMilliseconds: milliseconds, unlessUnconfirmed: unconfirmed, by: "downgraded")
         lock.logger.debug("downgraded to read", metadata: ["rwlock.token": .string(token)])
-        extend(sent: sent, grantedMilliseconds: milliseconds)
     }
 
     // MARK: - Internals
@@ -154,6 +146,20 @@ public final class Lease: Sendable {
     func extend(sent: ContinuousClock.Instant, grantedMilliseconds: Int64) {
         let until = lock.options.validity(sent: sent, grantedMilliseconds: grantedMilliseconds)
         state.withLock { $0.validUntil = max($0.validUntil, until) }
+    }
+
+    /// ``extend(sent:grantedMilliseconds:)``, unless the replicated-grants
+    /// check left a reason (`unconfirmed`): then validity stays put and
+    /// `.notReplicated` says what the master did (`operation`) and why it
+    /// does not count.
+    private func extend(
+        sent: ContinuousClock.Instant, grantedMilliseconds: Int64, unlessUnconfirmed unconfirmed: String?, by operation: String
+    ) throws {
+        if let unconfirmed {
+            throw RWLockError.notReplicated(
+                "\(describe) was \(operation) on the master but \(unconfirmed); its validity was not extended")
+        }
+        extend(sent: sent, grantedMilliseconds: grantedMilliseconds)
     }
 
     /// Sends release.lua from a task of its own, so that a cancelled caller

@@ -57,14 +57,20 @@ struct LeaseKeeper: Sendable {
     /// - Throws: what ``Lease/renew()`` throws, or `CancellationError`.
     private func renewBeforeValidityEnds() async throws -> Bool {
         let lease = lease
-        let renewal = Task { try await lease.renew() }
         let race = FirstOf<Result<Void, any Error>?>()
+        Task {
+            do {
+                try await lease.renew()
+                race.offer(.success(()))
+            } catch {
+                race.offer(.failure(error))
+            }
+        }
         let deadline = Task {
             try? await Task.sleep(until: lease.validUntil, clock: ContinuousClock())
             race.offer(nil)
         }
         defer { deadline.cancel() }
-        Task { race.offer(await renewal.result) }
         let outcome = await withTaskCancellationHandler {
             await race.value
         } onCancel: {

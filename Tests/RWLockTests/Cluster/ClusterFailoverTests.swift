@@ -146,6 +146,7 @@ extension ClusterTests {
             #expect(try await master.send(["CLIENT", "KILL", "TYPE", "replica"]) == .integer(1))
             let leaseA = try await lockA.acquireWrite(timeout: .seconds(5))
             let fenceA = try #require(leaseA.fence)
+            _ = await store.write("A's first value", fence: fenceA)
             // Replicated grants see the frozen replica and refuse to count
             // the grant; it is released unused.
             let refused = await #expect(throws: RWLockError.self) { try await confirmed.acquireWrite(timeout: .seconds(5)) }
@@ -171,7 +172,7 @@ extension ClusterTests {
 
                 #expect(leaseA.isValid, "A still believes it holds the write lease: the lost grant")
                 #expect(fenceB > fenceA, "fences grow across the failover: A \(fenceA), B \(fenceB)")
-                #expect(await store.write("B's value", fence: fenceB))
+                #expect(await store.write("B's value", fence: fenceB), "B's fence is not below A's")
                 #expect(await store.write("A's stale value", fence: fenceA) == false)
                 #expect(await store.value == "B's value")
 

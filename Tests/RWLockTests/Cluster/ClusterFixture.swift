@@ -61,9 +61,9 @@ enum ClusterFixture {
                 var replicas: [NodeAddress: [NodeAddress]] = [:]
                 if case .array(let ranges) = reply {
                     for case .array(let fields) in ranges where fields.count >= 3 {
-                        let master = try node3(fields[2], node.host)
+                        let master = try SlotMap.node(fields[2], askedHost: node.host)
                         // A master serving several ranges lists its replicas once per range.
-                        for replica in try fields.dropFirst(3).map({ try node3($0, node.host) })
+                        for replica in try fields.dropFirst(3).map({ try SlotMap.node($0, askedHost: node.host) })
                         where !(replicas[master]?.contains(replica) ?? false) {
                             replicas[master, default: []].append(replica)
                         }
@@ -90,11 +90,6 @@ enum ClusterFixture {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-    }
-
-    private static func node3(_ value: RESPValue, _ host: String) throws -> NodeAddress {
-        let map = try SlotMap(clusterSlots: .array([.array([.integer(0), .integer(0), value])]), askedHost: host)
-        return map.masters[0]
     }
 
     /// One lock name per master, in the masters' order: locks spread over

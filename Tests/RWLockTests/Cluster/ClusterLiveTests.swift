@@ -126,28 +126,12 @@ extension ClusterTests {
             let lock = try RWLock(name: ClusterFixture.name(on: far, uniqueName(), layout: layout), client: client, options: options)
             let held = try await lock.acquireWrite()
             let granted = Task { try await lock.withReadLock(timeout: .seconds(60)) { ContinuousClock.now } }
-            try await waitForSubscriber(on: listening, to: lock)
+            #expect(try await ClusterFixture.eventually { await ClusterFixture.subscribers(to: lock.channel, on: [listening]) > 0 },
+                    "the waiter's channel was never subscribed on \(listening)")
             let released = ContinuousClock.now
             try await held.release()
             let wokeAfter = try await granted.value - released
             #expect(wokeAfter < .seconds(2), "the reader got in \(wokeAfter) after the release")
-        }
-
-        /// Waits until the refused reader's channel is subscribed on `node`.
-        private func waitForSubscriber(on node: NodeAddress, to lock: RWLock) async throws {
-            let admin = ClusterFixture.admin(node)
-            defer { admin.shutdown() }
-            let channel = String(decoding: lock.channel, as: UTF8.self)
-            let deadline = ContinuousClock.now + .seconds(10)
-            while ContinuousClock.now < deadline {
-                if case .array(let pairs) = try await admin.send(["PUBSUB", "NUMSUB", channel]),
-                    pairs.count == 2, case .integer(let count) = pairs[1], count > 0
-                {
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            Issue.record("the waiter never subscribed to \(channel) on \(node)")
         }
     }
 }
