@@ -107,7 +107,9 @@ final class ClusterRouter: Sendable {
     ///
     /// - Throws: as ``ConnectionPool/run(_:isPipeline:)``, with ``NotSent``
     ///   unwrapped; `.protocolError` after too many redirects.
-    func run(_ commands: [[[UInt8]]], isPipeline: Bool, slot: HashSlot?) async throws -> [RESPValue] {
+    func run(
+        _ commands: [[[UInt8]]], isPipeline: Bool, slot: HashSlot?, requirements: ServerRequirements? = nil
+    ) async throws -> [RESPValue] {
         let clock = ContinuousClock()
         var giveUp = clock.now + configuration.retryWindow
         if let deadline = Self.callerDeadline { giveUp = min(giveUp, deadline) }
@@ -134,7 +136,7 @@ final class ClusterRouter: Sendable {
             do {
                 replies = try await pool(for: node).run(
                     asking ? commands.flatMap { [[Array("ASKING".utf8)], $0] } : commands,
-                    isPipeline: isPipeline || asking)
+                    isPipeline: isPipeline || asking, requirements: requirements)
             } catch let failure as NotSent {
                 // Nothing ran. A node that is down or unreachable (a failover
                 // under way) is worth another look at the cluster; a login

@@ -41,6 +41,7 @@ final class ConnectionPool: Sendable {
         let id: UInt64
         let commands: [[[UInt8]]]
         let isPipeline: Bool
+        let requirements: ServerRequirements?
         let continuation: CheckedContinuation<[RESPValue], any Error>
     }
 
@@ -78,20 +79,23 @@ final class ConnectionPool: Sendable {
 
     /// Runs `commands` on a pooled connection: as one command when
     /// `isPipeline` is false (exactly one element), else as a pipeline.
-    /// Throws ``NotSent`` when no connection could be opened.
+    /// Throws ``NotSent`` when no connection could be opened, or when the
+    /// connection's server fails `requirements` (checked on that connection,
+    /// just before sending; its INFO is read once per connection).
     ///
     /// A task cancelled while its job is still queued gets `CancellationError`
     /// and the job never runs; once a worker has taken the job it runs to
     /// completion, since a lock command half-abandoned would leave the caller
     /// not knowing whether it took effect.
-    func run(_ commands: [[[UInt8]]], isPipeline: Bool) async throws -> [RESPValue] {
+    func run(_ commands: [[[UInt8]]], isPipeline: Bool, requirements: ServerRequirements? = nil) async throws -> [RESPValue] {
         let id = state.withLock { state in
             defer { state.nextJobID &+= 1 }
             return state.nextJobID
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                enqueue(Job(id: id, commands: commands, isPipeline: isPipeline, continuation: continuation))
+                enqueue(Job(id: id, commands: commands, isPipeline: isPipeline,
+                            requirements: requirements.flatMap { $0.isEmpty ? nil : $0 }, continuation: continuation))
             }
         } onCancel: {
             cancel(jobID: id)
@@ -212,8 +216,26 @@ final class ConnectionPool: Sendable {
         let open = connection!
         // A broken connection is dropped now; the next job reconnects.
         defer { if open.isBroken { connection = nil } }
+        if let requirements = job.requirements {
+            do {
+                try verify(requirements, on: open)
+            } catch let error as RWLockError {
+                throw NotSent(error: error)
+            }
+        }
         if job.isPipeline { return try open.pipeline(job.commands) }
         return [try open.command(job.commands[0])]
+    }
+
+    /// R3/R4: reads the server's INFO the first time this connection is asked
+    /// to grant, then judges `requirements` against it.
+    private func verify(_ requirements: ServerRequirements, on connection: HiredisConnection) throws {
+        if connection.serverProfile == nil {
+            let readAt = ContinuousClock.now
+            let replies = try connection.pipeline(ServerRequirements.infoCommands)
+            connection.serverProfile = ServerRequirements.profile(fromReplies: replies, readAt: readAt)
+        }
+        try requirements.verify(connection.serverProfile!, server: configuration.endpoint, now: .now)
     }
 
     /// hiredis writes with write(2), which raises SIGPIPE when the server has

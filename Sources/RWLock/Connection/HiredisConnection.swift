@@ -38,6 +38,11 @@ final class HiredisConnection {
     /// The hiredis context; nil once the connection is broken or closed.
     private var context: UnsafeMutablePointer<redisContext>?
 
+    /// The server's INFO as read for ``ServerRequirements``, once per
+    /// connection (a restart breaks the connection, so it cannot go stale);
+    /// nil until a command first needs it.
+    var serverProfile: Result<ServerProfile, RWLockError>?
+
     /// True once a call failed at the connection level or ``close()`` ran.
     var isBroken: Bool { context == nil }
 

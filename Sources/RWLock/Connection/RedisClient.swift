@@ -175,11 +175,11 @@ public final class RedisClient: Sendable {
     ///   `.shutdown`, `.invalidConfiguration` for an empty command) or
     ///   `CancellationError` if the task was cancelled before the command
     ///   was sent.
-    func send(_ args: [[UInt8]], routingKey: [UInt8]? = nil) async throws -> RESPValue {
+    func send(_ args: [[UInt8]], routingKey: [UInt8]? = nil, requirements: ServerRequirements? = nil) async throws -> RESPValue {
         guard !args.isEmpty else {
             throw RWLockError.invalidConfiguration("a Redis command needs at least one argument")
         }
-        let replies = try await execute([args], isPipeline: false, routingKey: routingKey)
+        let replies = try await execute([args], isPipeline: false, routingKey: routingKey, requirements: requirements)
         guard let reply = replies.first else { throw RWLockError.protocolError("no reply to \(args.count)-argument command") }
         return reply
     }
@@ -195,26 +195,31 @@ public final class RedisClient: Sendable {
     ///
     /// - Throws: as ``send(_:routingKey:)``; on a connection error no reply
     ///   is returned, and any of the commands may or may not have run.
-    func pipeline(_ commands: [[[UInt8]]], routingKey: [UInt8]? = nil) async throws -> [RESPValue] {
+    func pipeline(
+        _ commands: [[[UInt8]]], routingKey: [UInt8]? = nil, requirements: ServerRequirements? = nil
+    ) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         guard commands.allSatisfy({ !$0.isEmpty }) else {
             throw RWLockError.invalidConfiguration("every command in a pipeline needs at least one argument")
         }
-        return try await execute(commands, isPipeline: true, routingKey: routingKey)
+        return try await execute(commands, isPipeline: true, routingKey: routingKey, requirements: requirements)
     }
 
-    private func execute(_ commands: [[[UInt8]]], isPipeline: Bool, routingKey: [UInt8]?) async throws -> [RESPValue] {
+    private func execute(
+        _ commands: [[[UInt8]]], isPipeline: Bool, routingKey: [UInt8]?, requirements: ServerRequirements?
+    ) async throws -> [RESPValue] {
         switch transport {
         case .server(let pool):
             do {
-                return try await pool.run(commands, isPipeline: isPipeline)
+                return try await pool.run(commands, isPipeline: isPipeline, requirements: requirements)
             } catch let failure as NotSent {
                 var error = failure.error
                 error.commandDidNotRun = true
                 throw error
             }
         case .cluster(let router):
-            return try await router.run(commands, isPipeline: isPipeline, slot: routingKey.map(HashSlot.init(key:)))
+            return try await router.run(
+                commands, isPipeline: isPipeline, slot: routingKey.map(HashSlot.init(key:)), requirements: requirements)
         }
     }
 }

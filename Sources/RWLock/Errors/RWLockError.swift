@@ -26,6 +26,9 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         case notHolder(String)
         case cancelled(String)
         case notReplicated(String)
+        case unsafeServer(String)
+        case wouldDeadlock(String)
+        case quarantined(String, remaining: Duration)
     }
 
     /// The kind of an ``RWLockError``, for comparisons and `switch`es.
@@ -61,6 +64,20 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         /// a lease but fewer replicas than required confirmed it in time; a
         /// grant is then released unused, a renewal does not extend validity.
         public static let notReplicated = Kind("notReplicated")
+        /// The server's configuration lets it drop the lock's keys before
+        /// their leases end (R3): `maxmemory` with an evicting
+        /// `maxmemory-policy`, or its `INFO` could not be read to tell. Nothing
+        /// was granted; the description names the setting, its value and the
+        /// fix. Opt out with ``RWLock/Options/allowEviction``.
+        public static let unsafeServer = Kind("unsafeServer")
+        /// The call would wait on a hold of the lock that the same task tree
+        /// already has (R5): a write lock asked for inside a read lock of the
+        /// same lock (an upgrade), or an explicit acquire inside a scoped
+        /// hold. Nothing was sent.
+        public static let wouldDeadlock = Kind("wouldDeadlock")
+        /// Internal: the server restarted less than the restart quarantine
+        /// ago (R4); acquires wait it out and never throw it.
+        static let quarantined = Kind("quarantined")
 
         /// The kind's name, as written after the dot (`connection`).
         public var description: String { name }
@@ -87,7 +104,16 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         case .notHolder: .notHolder
         case .cancelled: .cancelled
         case .notReplicated: .notReplicated
+        case .unsafeServer: .unsafeServer
+        case .wouldDeadlock: .wouldDeadlock
+        case .quarantined: .quarantined
         }
+    }
+
+    /// For ``Kind/quarantined``: how much longer the server grants nothing.
+    var quarantineRemaining: Duration? {
+        if case .quarantined(_, let remaining) = code { return remaining }
+        return nil
     }
 
     /// The error reply exactly as Redis sent it (without the leading `-`),
@@ -127,6 +153,12 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         case .notReplicated(let detail):
             return "Not confirmed by enough replicas: \(detail). A failover now could lose the grant; check "
                 + "the replicas' health and replication lag, or lengthen the replicated grants' timeout."
+        case .unsafeServer(let detail):
+            return "Refusing to take a lock on this Redis server: \(detail). Nothing was granted."
+        case .wouldDeadlock(let detail):
+            return "This would wait on a lock the task already holds: \(detail)."
+        case .quarantined(let detail, _):
+            return "The Redis server is in its restart quarantine: \(detail)."
         }
     }
 
@@ -178,6 +210,23 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
     /// operation, how many confirmed and what became of the grant.
     public static func notReplicated(_ detail: String) -> RWLockError {
         RWLockError(.notReplicated(detail))
+    }
+
+    /// The server may evict the lock's keys; `detail` names the setting, its
+    /// value and the fix.
+    public static func unsafeServer(_ detail: String) -> RWLockError {
+        RWLockError(.unsafeServer(detail))
+    }
+
+    /// The call would wait on the task's own hold; `detail` says which and
+    /// what to do instead.
+    public static func wouldDeadlock(_ detail: String) -> RWLockError {
+        RWLockError(.wouldDeadlock(detail))
+    }
+
+    /// The server restarted `remaining` too recently to grant (R4).
+    static func quarantined(_ detail: String, remaining: Duration) -> RWLockError {
+        RWLockError(.quarantined(detail, remaining: remaining))
     }
 
     /// The task was cancelled; `detail` says what it was doing.

@@ -14,9 +14,14 @@ extension RWLock {
     ///   lock key holds something the scripts did not write, `.notReplicated`
     ///   when ``Options/replicatedGrants`` is set and too few replicas
     ///   confirmed the grant (it was released unused), and transport errors
-    ///   (`.connection`, `.shutdown`).
+    ///   (`.connection`, `.shutdown`); `.unsafeServer` for a server that may
+    ///   evict the lock's keys (R3; see ``Options/allowEviction``);
+    ///   `.wouldDeadlock`, at once, when the task already holds this lock
+    ///   through a scoped call (R5): a new lease would wait on that hold.
+    ///   Nest `withReadLock`/`withWriteLock` instead, which re-enter.
     public func acquireRead(timeout: Duration? = nil) async throws -> Lease {
-        try await acquire(.read, timeout: timeout, waiting: true)!
+        try refuseExplicitAcquireInsideHold(.read)
+        return try await acquire(.read, timeout: timeout, waiting: true)!
     }
 
     /// Waits for the write lease and returns it, with its ``Lease/fence``.
@@ -28,7 +33,8 @@ extension RWLock {
     ///   granted or cancelled.
     /// - Throws: as ``acquireRead(timeout:)``.
     public func acquireWrite(timeout: Duration? = nil) async throws -> Lease {
-        try await acquire(.write, timeout: timeout, waiting: true)!
+        try refuseExplicitAcquireInsideHold(.write)
+        return try await acquire(.write, timeout: timeout, waiting: true)!
     }
 
     /// Tries for a lease until granted, the timeout passes, or the task is
@@ -69,8 +75,30 @@ extension RWLock {
                 mayHoldSomething = true
                 // On a cluster, a command that cannot run yet (failover,
                 // migration) is retried no longer than this acquire may wait.
-                let (reply, unconfirmed) = try await ClusterRouter.$callerDeadline.withValue(deadline) {
-                    try await runGranting(script, arguments: arguments)
+                let reply: RESPValue, unconfirmed: String?
+                do {
+                    (reply, unconfirmed) = try await ClusterRouter.$callerDeadline.withValue(deadline) {
+                        try await runGranting(script, arguments: arguments)
+                    }
+                } catch let error as RWLockError where error.kind == .quarantined {
+                    // R4: nothing ran; wait the quarantine out within the timeout.
+                    mayHoldSomething = heldBeforeThisAttempt
+                    if !waiting {
+                        logger.debug("not available: \(error)", metadata: ["rwlock.mode": "\(mode)"])
+                        return nil
+                    }
+                    let now = clock.now
+                    if let deadline, now >= deadline {
+                        throw RWLockError.timedOut(
+                            "lock \(name) was not granted for \(mode == .write ? "writing" : "reading") within \(timeout!). \(error)")
+                    }
+                    var pause = error.quarantineRemaining ?? options.retryInterval
+                    if let deadline { pause = min(pause, deadline - now) }
+                    logger.debug("server in restart quarantine; waiting", metadata: [
+                        "rwlock.mode": "\(mode)", "rwlock.wait_ms": "\(pause.wholeMilliseconds)",
+                    ])
+                    try await Task.sleep(for: pause)
+                    continue
                 }
                 let (granted, milliseconds, third) = try ScriptReply.triple(reply, from: script)
                 mayHoldSomething = mode == .write

@@ -9,6 +9,32 @@ extension RWLock {
         case readers
     }
 
+    /// How long a freshly (re)started Redis server is kept from granting
+    /// (R4, the "delayed restart" of Redis's distributed-lock article, done by
+    /// the client).
+    ///
+    /// A server restarted without persistence has forgotten every lease while
+    /// their holders still run; a holder keeps trusting its lease for at most
+    /// one lease, so waiting that long after the restart admits nobody
+    /// beside it. Acquires wait the quarantine out (it counts against their
+    /// timeout; the `…IfAvailable` forms return nil); renewals are not held
+    /// back. The uptime is read from `INFO server` when a connection opens,
+    /// which every restart forces.
+    ///
+    /// Every client of a lock must use a lease no longer than the quarantine,
+    /// or set ``duration(_:)`` to the longest lease any of them uses.
+    public enum RestartQuarantine: Sendable, Hashable {
+        /// The lock's own ``Options/lease`` (the default).
+        case lease
+        /// A fixed time, positive, at most a day: the longest lease of any
+        /// client of the lock.
+        case duration(Duration)
+        /// No quarantine: only for servers that persist every write before
+        /// acknowledging it (`appendonly yes` with `appendfsync always`), so
+        /// a restart forgets no lease.
+        case disabled
+    }
+
     /// How a lock leases, renews and waits.
     ///
     /// ```swift
@@ -47,6 +73,16 @@ extension RWLock {
         /// replicas (see ``ReplicatedGrants``); `nil` (the default) trusts the
         /// master's reply alone.
         public var replicatedGrants: ReplicatedGrants? = nil
+        /// R3: `false` (the default) refuses, with ``RWLockError/Kind/unsafeServer``,
+        /// any server whose `maxmemory` is set with a `maxmemory-policy` other
+        /// than `noeviction`: it may evict a live lease's keys (`volatile-ttl`
+        /// evicts the lock's short-lived keys first) and grant the lock twice.
+        /// Read from `INFO memory` once per connection. `true` accepts the
+        /// risk.
+        public var allowEviction: Bool = false
+        /// R4: how long after a restart a server grants nothing (see
+        /// ``RestartQuarantine``). Default ``RestartQuarantine/lease``.
+        public var restartQuarantine: RestartQuarantine = .lease
 
         /// Options with the given settings; every parameter has the default
         /// documented on its property.
@@ -57,7 +93,9 @@ extension RWLock {
             retryInterval: Duration = .milliseconds(50),
             driftMargin: Duration = .milliseconds(10),
             tokenPrefix: String = "",
-            replicatedGrants: ReplicatedGrants? = nil
+            replicatedGrants: ReplicatedGrants? = nil,
+            allowEviction: Bool = false,
+            restartQuarantine: RestartQuarantine = .lease
         ) {
             self.lease = lease
             self.preference = preference
@@ -66,6 +104,8 @@ extension RWLock {
             self.driftMargin = driftMargin
             self.tokenPrefix = tokenPrefix
             self.replicatedGrants = replicatedGrants
+            self.allowEviction = allowEviction
+            self.restartQuarantine = restartQuarantine
         }
 
         func validate() throws {
@@ -89,6 +129,20 @@ extension RWLock {
                 throw reject("the token prefix must be at most 100 bytes without whitespace or control characters")
             }
             try replicatedGrants?.validate(lease: lease)
+            if case .duration(let quarantine) = restartQuarantine {
+                guard quarantine > .zero, quarantine <= .seconds(86_400) else {
+                    throw reject("the restart quarantine must be positive and at most a day, got \(quarantine); use .disabled for none")
+                }
+            }
+        }
+
+        /// How long a restarted server is quarantined; zero for none.
+        var quarantine: Duration {
+            switch restartQuarantine {
+            case .lease: lease
+            case .duration(let duration): duration
+            case .disabled: .zero
+            }
         }
 
         /// The shortest validity left at grant for the lease to be worth

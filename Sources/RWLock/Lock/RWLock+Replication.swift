@@ -49,11 +49,17 @@ extension RWLock {
     /// - Returns: the reply, and nil when confirmed or a sentence saying how
     ///   many replicas confirmed out of how many required.
     func runGranting(_ script: LockScript, arguments: [[UInt8]]) async throws -> (reply: RESPValue, unconfirmed: String?) {
+        // R3 for every grant and extension; R4 for new grants only, since a
+        // restarted server refuses a renewal by itself (the lease is gone).
+        let isAcquire = script == .acquireRead || script == .acquireWrite
+        let requirements = ServerRequirements(
+            allowEviction: options.allowEviction, quarantine: isAcquire ? options.quarantine : .zero)
         guard let required = options.replicatedGrants else {
-            return (try await client.run(script, keys: keys, arguments: arguments), nil)
+            return (try await client.run(script, keys: keys, arguments: arguments, requirements: requirements), nil)
         }
         let (reply, confirmed) = try await client.runConfirmed(
-            script, keys: keys, arguments: arguments, replicas: required.replicas, timeout: required.timeout)
+            script, keys: keys, arguments: arguments, replicas: required.replicas, timeout: required.timeout,
+            requirements: requirements)
         guard confirmed < required.replicas else { return (reply, nil) }
         return (reply, "\(confirmed) of the \(required.replicas) required replicas confirmed it within \(required.timeout)")
     }

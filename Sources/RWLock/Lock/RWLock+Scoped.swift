@@ -19,6 +19,10 @@ extension RWLock {
     ///     `body` need not be `@Sendable`.
     ///   - body: the work to do under the lock. If the lease is lost while it
     ///     runs, the task is cancelled so that `body` can stop early.
+    /// Nesting (R5): inside a `withReadLock` or `withWriteLock` of the same
+    /// lock in the same task tree (child tasks included, detached tasks not),
+    /// `body` runs at once under the outer lease: no new lease, no round trip.
+    ///
     /// - Throws: `body`'s error; otherwise ``RWLockError`` `.timedOut`,
     ///   `.cancelled` (cancelled while waiting), `.leaseLost` (the lease
     ///   ended before `body` returned: renewal refused or failed past the
@@ -29,6 +33,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> T
     ) async throws -> T {
+        if try reentry(.read) != nil { return try await body() }
         let lease = try await acquire(.read, timeout: timeout, waiting: true)!
         return try await hold(lease) { _ in try await body() }
     }
@@ -47,12 +52,21 @@ extension RWLock {
     /// }
     /// ```
     ///
-    /// - Throws: as ``withReadLock(timeout:isolation:_:)``.
+    /// Nesting (R5): inside a `withWriteLock` of the same lock in the same
+    /// task tree, `body` runs at once under the outer lease and gets its
+    /// fence. Inside a `withReadLock` of the same lock it throws
+    /// `.wouldDeadlock` at once: an upgrade would wait for the outer reader,
+    /// which never leaves. Release the read lock first, or take the write
+    /// lock from the start.
+    ///
+    /// - Throws: as ``withReadLock(timeout:isolation:_:)``, and
+    ///   `.wouldDeadlock` inside a read hold of the same lock.
     public func withWriteLock<T>(
         timeout: Duration? = nil,
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Fence) async throws -> T
     ) async throws -> T {
+        if let outer = try reentry(.write) { return try await body(outer.fence!) }
         let lease = try await acquire(.write, timeout: timeout, waiting: true)!
         return try await hold(lease) { fence in try await body(fence!) }
     }
@@ -65,10 +79,13 @@ extension RWLock {
     /// ```
     ///
     /// - Throws: as ``withReadLock(timeout:isolation:_:)``, never `.timedOut`.
+    ///   Nested in a hold of the same lock, it re-enters as
+    ///   ``withReadLock(timeout:isolation:_:)`` does.
     public func withReadLockIfAvailable<T>(
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> T
     ) async throws -> T? {
+        if try reentry(.read) != nil { return try await body() }
         guard let lease = try await acquire(.read, timeout: nil, waiting: false) else { return nil }
         return try await hold(lease) { _ in try await body() }
     }
@@ -82,6 +99,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Fence) async throws -> T
     ) async throws -> T? {
+        if let outer = try reentry(.write) { return try await body(outer.fence!) }
         guard let lease = try await acquire(.write, timeout: nil, waiting: false) else { return nil }
         return try await hold(lease) { fence in try await body(fence!) }
     }
@@ -100,7 +118,23 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Lease) async throws -> T
     ) async throws -> T {
+        if let outer = try reentry(mode) { return try await body(outer) }
         let lease = try await acquire(mode, timeout: timeout, waiting: true)!
+        return try await hold(lease) { _ in try await body(lease) }
+    }
+
+    /// ``withLease(_:timeout:isolation:_:)`` if a lease of `mode` is granted
+    /// at once; returns `nil` without waiting otherwise (a refused writer
+    /// withdraws its intent first). For callers like `rwlock --no-wait`.
+    ///
+    /// - Throws: as ``withLease(_:timeout:isolation:_:)``, never `.timedOut`.
+    public func withLeaseIfAvailable<T>(
+        _ mode: Lease.Mode,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (Lease) async throws -> T
+    ) async throws -> T? {
+        if let outer = try reentry(mode) { return try await body(outer) }
+        guard let lease = try await acquire(mode, timeout: nil, waiting: false) else { return nil }
         return try await hold(lease) { _ in try await body(lease) }
     }
 
@@ -121,7 +155,9 @@ extension RWLock {
         }
         let outcome: Result<T, any Error>
         do {
-            outcome = .success(try await body(lease.fence))
+            outcome = .success(try await ScopedHolds.$current.withValue(ScopedHolds.current.adding(lease)) {
+                try await body(lease.fence)
+            })
         } catch {
             outcome = .failure(error)
         }

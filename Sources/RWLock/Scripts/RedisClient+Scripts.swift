@@ -13,8 +13,10 @@ extension RedisClient {
     ///   messages, WRONGTYPE, BUSY...) is thrown as ``RWLockError/server(_:)``.
     /// - Throws: ``RWLockError`` as ``send(_:routingKey:)`` does, `.server` for an error
     ///   reply, `.protocolError` when SCRIPT LOAD answers with another digest.
-    func run(_ script: LockScript, keys: [[UInt8]], arguments: [[UInt8]]) async throws -> RESPValue {
-        try await run(script, keys: keys, arguments: arguments, then: nil).reply
+    func run(
+        _ script: LockScript, keys: [[UInt8]], arguments: [[UInt8]], requirements: ServerRequirements? = nil
+    ) async throws -> RESPValue {
+        try await run(script, keys: keys, arguments: arguments, then: nil, requirements: requirements).reply
     }
 
     /// ``run(_:keys:arguments:)`` followed, on the same connection and in the
@@ -25,10 +27,11 @@ extension RedisClient {
     /// - Returns: the script's reply and how many replicas confirmed it
     ///   (possibly fewer than `replicas` once `timeout` passed).
     func runConfirmed(
-        _ script: LockScript, keys: [[UInt8]], arguments: [[UInt8]], replicas: Int, timeout: Duration
+        _ script: LockScript, keys: [[UInt8]], arguments: [[UInt8]], replicas: Int, timeout: Duration,
+        requirements: ServerRequirements? = nil
     ) async throws -> (reply: RESPValue, confirmedReplicas: Int) {
         let wait = [Array("WAIT".utf8), Array(String(replicas).utf8), timeout.millisecondArgument]
-        let (reply, waitReply) = try await run(script, keys: keys, arguments: arguments, then: wait)
+        let (reply, waitReply) = try await run(script, keys: keys, arguments: arguments, then: wait, requirements: requirements)
         guard case .integer(let confirmed)? = waitReply else {
             throw RWLockError.protocolError("WAIT after \(script.name).lua answered \(waitReply.map(String.init(describing:)) ?? "nothing"), not an integer")
         }
@@ -36,21 +39,23 @@ extension RedisClient {
     }
 
     private func run(
-        _ script: LockScript, keys: [[UInt8]], arguments: [[UInt8]], then follower: [[UInt8]]?
+        _ script: LockScript, keys: [[UInt8]], arguments: [[UInt8]], then follower: [[UInt8]]?,
+        requirements: ServerRequirements?
     ) async throws -> (reply: RESPValue, followerReply: RESPValue?) {
         let evalsha = [Array("EVALSHA".utf8), Array(script.sha1.utf8), Array(String(keys.count).utf8)] + keys + arguments
         let routingKey = keys.first
         var replies =
             if let follower {
-                try await pipeline([evalsha, follower], routingKey: routingKey)
+                try await pipeline([evalsha, follower], routingKey: routingKey, requirements: requirements)
             } else {
-                [try await send(evalsha, routingKey: routingKey)]
+                [try await send(evalsha, routingKey: routingKey, requirements: requirements)]
             }
         var attempts = 0
         while case .error(let message) = replies[0], message.hasPrefix("NOSCRIPT"), attempts < 3 {
             attempts += 1
             let load = [Array("SCRIPT".utf8), Array("LOAD".utf8), script.source]
-            replies = try await pipeline([load, evalsha] + (follower.map { [$0] } ?? []), routingKey: routingKey)
+            replies = try await pipeline(
+                [load, evalsha] + (follower.map { [$0] } ?? []), routingKey: routingKey, requirements: requirements)
             let loaded = try replies.removeFirst().throwingServerError()
             guard loaded.string == script.sha1 else {
                 throw RWLockError.protocolError(
