@@ -8,12 +8,23 @@ import Synchronization
 
 /// COMMAND, started with posix_spawnp on rwlock's own stdin, stdout and
 /// stderr, with a clean signal mask and default SIGINT/SIGTERM/SIGPIPE
-/// handling whatever rwlock inherited.
+/// handling whatever rwlock inherited, as the leader of a process group of
+/// its own.
+///
+/// R2: the group, not the pid, is what holds the lock. Every signal goes to
+/// the whole group, so children and grandchildren of COMMAND (a shell's
+/// background jobs, a worker it forked) stop with it; and the hold lasts
+/// until the last member of the group is gone, not only COMMAND. A process
+/// that leaves the group on purpose (`setsid`, `setpgid`) is out of reach.
 final class ChildProcess: Sendable {
+    /// COMMAND's pid, which is also its process group's id.
     let pid: pid_t
-    /// Set once the child has been reaped: after that its pid may belong to
-    /// another process and must not be signalled.
-    private let reaped = Mutex(false)
+    /// Set once the group was seen empty: after that its id may be reused
+    /// and must not be signalled.
+    private let gone = Mutex(false)
+    /// Whether COMMAND got rwlock's terminal as its foreground group (an
+    /// interactive run), to be handed back at the end.
+    private let tookTerminal: Bool
 
     enum SpawnError: Error, Sendable, CustomStringConvertible {
         case failed(command: String, errno: Int32)
@@ -38,9 +49,11 @@ final class ChildProcess: Sendable {
         posix_spawnattr_setsigmask(&attributes, &empty)
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT] { sigaddset(&defaults, signal) }
+        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGTTOU] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // Process group 0: a new group whose id is the child's pid.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
 
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -48,49 +61,102 @@ final class ChildProcess: Sendable {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
+        // Interactive: rwlock is the terminal's foreground group, so hand it
+        // to COMMAND's group, or COMMAND would stop on reading it (SIGTTIN).
+        let interactive = isatty(STDIN_FILENO) == 1 && tcgetpgrp(STDIN_FILENO) == getpgrp()
         var pid: pid_t = 0
         let result = posix_spawnp(&pid, arguments[0], nil, &attributes, argv, envp)
         guard result == 0 else { throw SpawnError.failed(command: arguments[0], errno: result) }
         self.pid = pid
-    }
-
-    /// Sends `signal` unless the child was already reaped.
-    func signal(_ signal: Int32) {
-        reaped.withLock { done in
-            if !done { _ = kill(pid, signal) }
+        self.tookTerminal = interactive
+        if interactive {
+            // rwlock, now in the background, must not stop on handing it back.
+            _ = Glibc.signal(SIGTTOU, SIG_IGN)
+            _ = tcsetpgrp(STDIN_FILENO, pid)
+            // COMMAND may have touched the terminal before it was its own.
+            _ = kill(-pid, SIGCONT)
         }
     }
 
-    /// Waits for the child on a thread of its own (waitpid blocks) and
-    /// returns its exit status, 128+N when killed by signal N.
+    /// Sends `signal` to every process of COMMAND's group, unless the group
+    /// is gone.
+    func signal(_ signal: Int32) {
+        gone.withLock { gone in
+            if !gone { _ = kill(-pid, signal) }
+        }
+    }
+
+    /// Waits for COMMAND on a thread of its own (waitpid blocks) and returns
+    /// its exit status, 128+N when killed by signal N. The rest of its group
+    /// may still run: see ``waitForGroup()``.
     func wait() async -> Int32 {
         let pid = pid
         let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            let child = self
             let thread = Thread {
-                // Wait without reaping, then reap and mark reaped in one step,
-                // so signal(_:) never reaches a recycled pid.
-                var info = siginfo_t()
-                while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1 && errno == EINTR {}
-                let status = child.reaped.withLock { done -> Int32 in
-                    var status: Int32 = 0
-                    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                    done = true
-                    return status
-                }
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
                 continuation.resume(returning: status)
             }
             thread.start()
         }
+        if tookTerminal { _ = tcsetpgrp(STDIN_FILENO, getpgrp()) }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    /// Lease lost: SIGTERM now, SIGKILL after `grace` if still running.
-    func terminate(grace: Duration) {
-        signal(SIGTERM)
-        let (seconds, attoseconds) = grace.components
-        let delay = Double(seconds) + Double(attoseconds) / 1e18
-        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [self] in self.signal(SIGKILL) }
+    /// Returns once no process of COMMAND's group runs any more. Call after
+    /// ``wait()``. No event announces it (the members are not all rwlock's
+    /// children), so a thread of its own looks every 10 ms; a thread, not a
+    /// task, because the calling task may be cancelled (a lost lease) and
+    /// must still wait for the group it just told to stop.
+    func waitForGroup() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                // kill(2) every 10 ms; the /proc scan that tells zombies from
+                // the living costs more, so at most every 100 ms.
+                var look = 0
+                while groupExists() && (look % 10 != 0 || hasLiveMembers()) {
+                    usleep(10_000)
+                    look += 1
+                }
+                gone.withLock { $0 = true }
+                continuation.resume()
+            }
+            thread.start()
+        }
     }
+
+    /// Whether any process of the group is still alive. A member that has
+    /// exited but was not yet reaped by its new parent (a zombie) runs no
+    /// code and does not count.
+    func hasLiveMembers() -> Bool {
+        guard groupExists() else { return false }
+        #if os(Linux)
+        return Self.liveProcessExists(inGroup: pid)
+        #else
+        return true
+        #endif
+    }
+
+    /// Whether the group has any member at all, zombies included.
+    private func groupExists() -> Bool {
+        !(kill(-pid, 0) == -1 && errno == ESRCH)
+    }
+
+    #if os(Linux)
+    /// Scans /proc for a process of group `group` that is not a zombie.
+    private static func liveProcessExists(inGroup group: pid_t) -> Bool {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
+        for entry in entries where entry.first?.isNumber == true {
+            // "pid (comm) S ppid pgrp …"; comm may hold spaces and ')'.
+            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, let pgrp = pid_t(fields[2]), pgrp == group else { continue }
+            if fields[0] != "Z" && fields[0] != "X" { return true }
+        }
+        return false
+    }
+    #endif
 }

@@ -16,10 +16,14 @@ enum Exit {
     /// The lease was lost while COMMAND ran; COMMAND was sent SIGTERM, then
     /// SIGKILL after a grace period (EX_SOFTWARE).
     static let leaseLost: Int32 = 70
-    /// The lock was not granted within --timeout (EX_TEMPFAIL).
+    /// The lock was not granted: within --timeout, or at once with
+    /// --no-wait (EX_TEMPFAIL); -E replaces it.
     static let timedOut: Int32 = 75
     /// Redis answered with an error or an undecodable reply (EX_PROTOCOL).
     static let server: Int32 = 76
+    /// The server's configuration makes the lock unsafe (R3: it may evict
+    /// the lock's keys); COMMAND was not run (EX_CONFIG).
+    static let unsafeServer: Int32 = 78
     /// COMMAND was found but could not be started (as shells do).
     static let cannotExecute: Int32 = 126
     /// COMMAND was not found (as shells do).
@@ -34,10 +38,15 @@ enum Exit {
                bad URL or lock name, missing COMMAND
           69   no connection to Redis; or, with --replicas, too few replicas
                confirmed the grant (it was released unused)
-          70   lease lost while COMMAND ran (COMMAND got SIGTERM, then SIGKILL
-               after 5 s)
-          75   timed out waiting for the lock (--timeout)
+          70   lease lost, or not renewed in time, while COMMAND ran: COMMAND's
+               whole process group got SIGTERM --kill-grace before the lease's
+               validity ended and SIGKILL when it ended
+          75   not granted: timed out (--timeout), or held (--no-wait);
+               -E/--conflict-exit-code N makes it N
           76   Redis replied with an error or an unexpected reply
+          78   the server may evict the lock's keys (maxmemory with a
+               maxmemory-policy other than noeviction) or its INFO cannot
+               be read; COMMAND was not run (--allow-eviction to accept)
           126  COMMAND could not be started; 127 COMMAND not found
           128+N  rwlock got signal N (SIGINT, SIGTERM) while waiting for the lock
         """
@@ -51,6 +60,7 @@ enum Exit {
             case .connection, .shutdown, .notReplicated: code = noConnection
             case .timedOut: code = timedOut
             case .leaseLost: code = leaseLost
+            case .unsafeServer: code = unsafeServer
             default: code = server
             }
         } else {

@@ -8,7 +8,9 @@ struct RwlockCommand: ParsableCommand {
         commandName: "rwlock",
         abstract: "Run a command holding a reader-writer lock kept in Redis; inspect, evict, reset locks.",
         usage: """
-            rwlock read|write NAME [--lease D] [--timeout D] [--url URL] [--replicas N] -- COMMAND [ARG ...]
+            rwlock read|write NAME [--lease D] [--timeout D] [-n|--no-wait] [-E|--conflict-exit-code N]
+                              [--kill-grace D] [--cap D] [--url URL] [--replicas N] [--allow-eviction]
+                              [--restart-quarantine D] [--prefer-readers (read)] -- COMMAND [ARG ...]
             rwlock inspect NAME [--json] [--url URL]
             rwlock evict NAME TOKEN [--url URL]
             rwlock reset NAME [--url URL]
@@ -16,8 +18,12 @@ struct RwlockCommand: ParsableCommand {
         discussion: """
             read/write run COMMAND (stdio inherited) holding the lease, renew it every third of --lease, and \
             release it when COMMAND exits. COMMAND gets RWLOCK_TOKEN (the lease's token) and, for write, \
-            RWLOCK_FENCE (the fencing token). SIGINT and SIGTERM are forwarded to COMMAND. Durations are a \
-            positive whole number and a unit: 250ms, 2s, 1m, 1h.
+            RWLOCK_FENCE (the fencing token). COMMAND runs in a process group of its own: SIGINT and SIGTERM \
+            are forwarded to the whole group, the hold lasts until every process of the group has exited \
+            (as flock(1)'s does), and if the lease cannot be renewed in time the group gets SIGTERM \
+            --kill-grace before the lease's validity ends and SIGKILL when it ends. A process that leaves \
+            the group (setsid) is out of reach. Durations are a whole number and a unit: 250ms, 2s, 1m, 1h \
+            (0 where an option says so).
 
             \(Exit.table)
             """,
