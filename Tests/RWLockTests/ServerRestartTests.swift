@@ -5,67 +5,19 @@ import Testing
 
 /// A redis-server restarted under a held lease (no persistence, so the lock's
 /// keys are gone): the holder learns its lease is lost, never that it still
-/// holds; the lock works again at once; fencing tokens keep growing, since
+/// holds; the lock works again once the restart quarantine (R4) has passed;
+/// fencing tokens keep growing, since
 /// they derive from server time, not from a counter the restart erased.
-private let restartableServerPath = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-    .first { FileManager.default.isExecutableFile(atPath: $0) }
-
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil && restartableServerPath != nil),
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil && PrivateServer.path != nil),
        .timeLimit(.minutes(1)))
 struct ServerRestartTests {
-
-    /// A private server on a unix socket, so restarting it disturbs no other test.
-    final class PrivateServer {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rwlr-\(UUID().uuidString.prefix(8))")
-        var socket: String { directory.appendingPathComponent("redis.sock").path }
-        private var process: Process?
-
-        init() throws {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        }
-
-        func start() async throws {
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: restartableServerPath!)
-            server.arguments = ["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700",
-                                "--save", "", "--appendonly", "no", "--dir", directory.path]
-            server.standardOutput = FileHandle.nullDevice
-            try server.run()
-            process = server
-            let deadline = ContinuousClock.now + .seconds(5)
-            while !FileManager.default.fileExists(atPath: socket) {
-                guard ContinuousClock.now < deadline else { throw RWLockError.connection("the private server did not start") }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-        }
-
-        /// Sends `signal` (SIGSTOP, SIGCONT) to the running server.
-        func send(_ signal: Int32) {
-            guard let process else { return }
-            Foundation.kill(process.processIdentifier, signal)
-        }
-
-        /// SIGKILL: a child of a Swift Testing process may have SIGTERM blocked.
-        func kill() {
-            guard let process else { return }
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(atPath: socket)
-            self.process = nil
-        }
-
-        deinit {
-            kill()
-            try? FileManager.default.removeItem(at: directory)
-        }
-    }
 
     @Test func aRestartCostsTheLeaseNotTheLock() async throws {
         let server = try PrivateServer()
         try await server.start()
         let client = RedisClient(endpoint: try RedisEndpoint(url: server.socket))
         defer { client.shutdown() }
-        let lock = try RWLock(name: "restarted", client: client, options: .init(lease: .seconds(5)))
+        let lock = try RWLock(name: "restarted", client: client, options: .init(lease: .seconds(1)))
         let lease = try await lock.acquireWrite(timeout: .seconds(5))
         let before = try #require(lease.fence)
 
@@ -91,6 +43,9 @@ struct ServerRestartTests {
 
         let after = try await lock.withWriteLock(timeout: .seconds(5)) { fence in fence }
         #expect(after > before, "fences keep growing across a restart that erased the fence key")
+        // R4: not before the restarted server has been up for a lease.
+        let granted = ContinuousClock.now - (server.startedAt ?? .now)
+        #expect(granted >= .seconds(1), "granted \(granted) after the restart, inside the quarantine")
     }
 
     /// R1 when the server freezes: a renewal sent to a stopped server gets

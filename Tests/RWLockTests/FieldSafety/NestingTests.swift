@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+@testable import RWLock
+
+extension FieldSafety {
+    /// R5: nested scoped use of one lock in one task tree re-enters the outer
+    /// hold (no new lease, no round trip, the outer fence) or, for an upgrade,
+    /// fails at once; it never waits on itself.
+    @Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil), .timeLimit(.minutes(1)))
+    struct NestingTests {
+        let client: RedisClient
+
+        init() throws { client = try RedisClient(url: nil, maxConnections: 4) }
+
+        func lock(_ name: String = "nest-\(UUID().uuidString.prefix(8))") throws -> RWLock {
+            try RWLock(name: name, client: client, options: .init(lease: .seconds(2)))
+        }
+
+        /// Lock scripts `server` ran so far (EVALSHA calls), to show nesting
+        /// costs no round trip.
+        func scriptCalls(_ server: PrivateServer) async throws -> Int {
+            guard case .bulk(let bytes) = try await server.command(["INFO", "commandstats"]) else { return -1 }
+            let line = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_evalsha:") }
+            return line.flatMap { Int($0.split(separator: "=")[1].prefix(while: \.isNumber)) } ?? 0
+        }
+
+        @Test(.enabled(if: PrivateServer.path != nil)) func writeInWriteAndReadInWriteReenterWithTheOuterFence() async throws {
+            // A server of its own, so that its script count is this test's alone.
+            let server = try PrivateServer()
+            try await server.start()
+            let client = RedisClient(endpoint: try RedisEndpoint(url: server.socket))
+            defer { client.shutdown() }
+            let lock = try RWLock(name: "nest", client: client, options: .init(lease: .seconds(2), restartQuarantine: .disabled))
+            let inner = try await lock.withWriteLock(timeout: .seconds(1)) { outer in
+                let before = try await scriptCalls(server)
+                let nestedWrite = try await lock.withWriteLock(timeout: .milliseconds(200)) { fence in fence }
+                let nestedRead = try await lock.withReadLock(timeout: .milliseconds(200)) { true }
+                let ifAvailable = try await lock.withWriteLockIfAvailable { fence in fence }
+                let after = try await scriptCalls(server)
+                #expect(after == before, "nesting ran \(after - before) scripts")
+                #expect(nestedRead)
+                #expect(ifAvailable == outer)
+                let snapshot = try await lock.inspect()
+                #expect(snapshot.readers.isEmpty && snapshot.writer?.fence == outer, "no second lease")
+                return (outer, nestedWrite)
+            }
+            #expect(inner.0 == inner.1, "a nested write gets the outer fence")
+        }
+
+        @Test func readInReadReentersEvenWhileAWriterWaits() async throws {
+            let lock = try lock()
+            try await lock.withReadLock(timeout: .seconds(1)) {
+                // Detached: another holder, not a child of this hold.
+                let writer = Task.detached { try await lock.withWriteLock(timeout: .seconds(10)) { _ in } }
+                defer { writer.cancel() }
+                #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 }, "the writer never waited")
+                // Without re-entry the writer's intent would block this reader,
+                // and the writer waits for the outer reader: a deadlock.
+                let started = ContinuousClock.now
+                try await lock.withReadLock(timeout: .milliseconds(500)) {
+                    let readers = try await lock.inspect().readers.count
+                    #expect(readers == 1, "no second read lease")
+                }
+                #expect(ContinuousClock.now - started < .milliseconds(200))
+            }
+        }
+
+        @Test func writeInReadFailsAtOnceAsADeadlock() async throws {
+            let lock = try lock()
+            try await lock.withReadLock {
+                let started = ContinuousClock.now
+                let error = await #expect(throws: RWLockError.self) { try await lock.withWriteLock { _ in } }
+                #expect(error?.kind == .wouldDeadlock)
+                #expect(error.map(String.init(describing:))?.contains("release the read lock first") == true)
+                let tryOnce = await #expect(throws: RWLockError.self) { _ = try await lock.withWriteLockIfAvailable { _ in } }
+                #expect(tryOnce?.kind == .wouldDeadlock)
+                #expect(ContinuousClock.now - started < .milliseconds(200), "it waited")
+                let waiting = try await lock.inspect().waiting
+                #expect(waiting.isEmpty, "no intent was registered")
+            }
+        }
+
+        @Test func explicitAcquiresInsideAScopedHoldFailAtOnce() async throws {
+            let lock = try lock()
+            try await lock.withWriteLock { _ in
+                for mode in [Lease.Mode.read, .write] {
+                    let error = await #expect(throws: RWLockError.self) {
+                        _ = try await (mode == .read ? lock.acquireRead(timeout: .seconds(5)) : lock.acquireWrite(timeout: .seconds(5)))
+                    }
+                    #expect(error?.kind == .wouldDeadlock)
+                }
+            }
+            // Outside any hold, explicit leases work as before.
+            try await lock.acquireWrite(timeout: .seconds(1)).release()
+        }
+
+        @Test func childTasksInheritTheHoldDetachedTasksDoNot() async throws {
+            let lock = try lock()
+            // The same lock through another client and another RWLock value.
+            let other = RedisClient(deployment: client.deployment)
+            defer { other.shutdown() }
+            let sameLock = try RWLock(name: lock.name, client: other)
+            try await lock.withWriteLock(timeout: .seconds(1)) { outer in
+                async let child = sameLock.withWriteLock(timeout: .milliseconds(300)) { fence in fence }
+                let inGroup = try await withThrowingTaskGroup(of: Fence.self) { group in
+                    group.addTask { try await lock.withWriteLock(timeout: .milliseconds(300)) { fence in fence } }
+                    return try await group.next()!
+                }
+                #expect(try await child == outer)
+                #expect(inGroup == outer)
+                // A detached task is another holder: it finds the lock taken.
+                let detached = try await Task.detached {
+                    try await lock.withWriteLockIfAvailable { fence in fence }
+                }.value
+                #expect(detached == nil)
+                // Another lock is not this one.
+                #expect(try await self.lock().withWriteLockIfAvailable { _ in true } == true)
+            }
+        }
+
+        /// A task that outlives the body holds nothing: it acquires afresh.
+        @Test func anEscapedTaskAcquiresAfresh() async throws {
+            let lock = try lock()
+            let (released, announce) = AsyncStream<Void>.makeStream()
+            let escaped = try await lock.withWriteLock(timeout: .seconds(1)) { outer in
+                (outer, Task {
+                    for await _ in released { break }  // runs its lock call only once the hold is over
+                    return try await lock.withWriteLock(timeout: .seconds(5)) { fence in fence }
+                })
+            }
+            announce.yield()
+            announce.finish()
+            let fence = try await escaped.1.value
+            #expect(fence > escaped.0, "the escaped task re-entered a released hold")
+        }
+    }
+}
