@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -29,6 +30,7 @@ let package = Package(
             dependencies: [
                 "CHiredis",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             // lua/ is the scripts' one source of truth: embedded at build time.
             plugins: ["EmbedLuaScripts"]
@@ -60,7 +62,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RWLockTests",
-            dependencies: ["RWLock", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "RWLock",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "ScriptCheckTests",

@@ -41,13 +41,20 @@ public final class Lease: Sendable {
         var mode: Mode
         var validUntil: ContinuousClock.Instant
         var ended = false
+        /// When the lease was handed to its holder (and counted in metrics);
+        /// nil for a grant released unused.
+        var heldSince: ContinuousClock.Instant?
+        var lossReported = false
     }
     private let state: Mutex<State>
+    /// The mode granted, which metrics count the lease under to the end.
+    private let grantedMode: Mode
 
     init(lock: RWLock, token: String, mode: Mode, fence: Fence?, validUntil: ContinuousClock.Instant) {
         self.lock = lock
         self.token = token
         self.fence = fence
+        self.grantedMode = mode
         self.state = Mutex(State(mode: mode, validUntil: validUntil))
     }
 
@@ -77,12 +84,22 @@ public final class Lease: Sendable {
     ///   may succeed.
     public func renew() async throws {
         try checkNotEnded("renew")
+        do {
+            try await sendRenew()
+        } catch {
+            lock.metrics.renewalFailed(grantedMode)
+            throw error
+        }
+    }
+
+    private func sendRenew() async throws {
         let sent = ContinuousClock.now
         let (reply, unconfirmed) = try await lock.runGranting(
             .renew, arguments: [Array(token.utf8), lock.options.lease.millisecondArgument])
         let (renewed, milliseconds) = try ScriptReply.pair(reply, from: .renew)
         guard renewed == 1 else {
             end()
+            reportLoss()
             lock.logger.debug("renew refused: lease lost", metadata: ["rwlock.token": .string(token)])
             throw RWLockError.leaseLost("the server no longer holds \(describe) (it expired or was released)")
         }
@@ -100,6 +117,7 @@ public final class Lease: Sendable {
         try checkNotEnded("release")
         end()
         guard try await sendRelease() else {
+            reportLoss()
             throw RWLockError.notHolder("\(describe) had already ended on the server when released")
         }
     }
@@ -123,6 +141,7 @@ public final class Lease: Sendable {
         let (downgraded, milliseconds) = try ScriptReply.pair(reply, from: .downgrade)
         guard downgraded == 1 else {
             end()
+            reportLoss()
             throw RWLockError.leaseLost("the server no longer holds \(describe), so it cannot be downgraded")
         }
         state.withLock { $0.mode = .read }
@@ -139,7 +158,30 @@ public final class Lease: Sendable {
 
     var hasEnded: Bool { state.withLock { $0.ended } }
 
-    func end() { state.withLock { $0.ended = true } }
+    /// Marks the lease over; the first call counts it out of the metrics.
+    func end() {
+        let heldSince = state.withLock { state -> ContinuousClock.Instant? in
+            guard !state.ended else { return nil }
+            state.ended = true
+            return state.heldSince
+        }
+        if let heldSince { lock.metrics.ended(grantedMode, heldFor: .now - heldSince) }
+    }
+
+    /// The lease is handed to its holder: counted as held from now.
+    func startHolding() {
+        state.withLock { $0.heldSince = .now }
+        lock.metrics.granted(grantedMode)
+    }
+
+    /// The lease ended before its holder was done; counted once.
+    func reportLoss() {
+        let first = state.withLock { state -> Bool in
+            defer { state.lossReported = true }
+            return !state.lossReported && state.heldSince != nil
+        }
+        if first { lock.metrics.leaseLost(grantedMode) }
+    }
 
     /// R1: valid until the request's send time plus what the server granted,
     /// less the drift margin; never moved backwards.

@@ -44,7 +44,37 @@ extension RWLock {
         if let timeout, timeout <= .zero {
             throw RWLockError.invalidConfiguration("the timeout must be positive, got \(timeout); pass nil to wait without limit")
         }
+        let started = ContinuousClock.now
+        do {
+            let lease = try await tryUntilGranted(mode, timeout: timeout, waiting: waiting)
+            metrics.acquireEnded(mode, lease == nil ? .refused : .granted, after: .now - started)
+            lease?.startHolding()
+            return lease
+        } catch let error as RWLockError {
+            let outcome: LockMetrics.Outcome =
+                switch error.kind {
+                case .timedOut: .timedOut
+                case .cancelled: .cancelled
+                default: .failed
+                }
+            metrics.acquireEnded(mode, outcome, after: .now - started)
+            throw error
+        } catch {
+            metrics.acquireEnded(mode, .failed, after: .now - started)
+            throw error
+        }
+    }
+
+    /// ``acquire(_:timeout:waiting:)`` without the metrics.
+    private func tryUntilGranted(_ mode: Lease.Mode, timeout: Duration?, waiting: Bool) async throws -> Lease? {
         let clock = ContinuousClock()
+        // Counted among the lock's waiters from the first pause to the end.
+        var countedWaiting = false
+        defer { if countedWaiting { metrics.waiting(mode, -1) } }
+        func startWaiting() {
+            if !countedWaiting { metrics.waiting(mode, +1) }
+            countedWaiting = true
+        }
         let deadline = timeout.map { clock.now + $0 }
         let token = Array(makeToken().utf8)
         let script: LockScript = mode == .read ? .acquireRead : .acquireWrite
@@ -97,6 +127,7 @@ extension RWLock {
                     logger.debug("server in restart quarantine; waiting", metadata: [
                         "rwlock.mode": "\(mode)", "rwlock.wait_ms": "\(pause.wholeMilliseconds)",
                     ])
+                    startWaiting()
                     try await Task.sleep(for: pause)
                     continue
                 }
@@ -151,6 +182,7 @@ extension RWLock {
                 var pause = min(options.retryInterval.jittered(), hint)
                 if let deadline { pause = min(pause, deadline - now) }
                 if waiter == nil { waiter = Waiter(lock: self) }
+                startWaiting()
                 try await waiter!.wait(upTo: pause)
             }
         } catch {

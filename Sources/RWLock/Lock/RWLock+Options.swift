@@ -83,6 +83,10 @@ extension RWLock {
         /// R4: how long after a restart a server grants nothing (see
         /// ``RestartQuarantine``). Default ``RestartQuarantine/lease``.
         public var restartQuarantine: RestartQuarantine = .lease
+        /// Whether the lock's metrics carry its name as the `lock` dimension.
+        /// Default false: every name is a time series of its own in the
+        /// backend, which is costly for many or generated names.
+        public var metricsIncludeLockName: Bool = false
 
         /// Options with the given settings; every parameter has the default
         /// documented on its property.

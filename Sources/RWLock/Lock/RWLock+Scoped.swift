@@ -165,6 +165,7 @@ extension RWLock {
         let loss = await keeper.value
         lease.end()
         let heldToTheEnd = (try? await lease.sendRelease()) ?? true
+        if loss != nil || !heldToTheEnd { lease.reportLoss() }
         if let loss { throw RWLockError.leaseLost(loss) }
         let value = try outcome.get()
         // The server had no lease to release: it ended while `body` ran,

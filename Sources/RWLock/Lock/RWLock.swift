@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -40,6 +41,8 @@ public final class RWLock: Sendable {
 
     /// KEYS[1...7] of every script, in the scripts' header order.
     let keys: [[UInt8]]
+    /// Where waits, holds and losses are counted (see the README's "Metrics").
+    let metrics: LockMetrics
 
     /// The key suffixes, in the order the scripts' headers declare KEYS.
     static let keySuffixes = ["writer", "readers", "caps", "queue", "intents", "fence", "channel"]
@@ -57,9 +60,17 @@ public final class RWLock: Sendable {
     ///   - options: lease length and the rest; see ``Options``.
     ///   - logger: receives `trace`/`debug` records of grants, refusals,
     ///     waits and releases, with the lock's name and the lease token.
+    ///   - metricsFactory: where the lock's metrics go (acquire waits by
+    ///     outcome, hold times, lost leases, failed renewals, current holders
+    ///     and waiters: see the README's "Metrics"); `nil` (the default) for
+    ///     the backend bootstrapped with `MetricsSystem.bootstrap`, which
+    ///     discards them if none was.
     /// - Throws: ``RWLockError`` of kind `.invalidConfiguration`, naming the
     ///   bad setting, before any network traffic.
-    public init(name: String, client: RedisClient, options: Options = .init(), logger: Logger = RWLock.silentLogger) throws {
+    public init(
+        name: String, client: RedisClient, options: Options = .init(), logger: Logger = RWLock.silentLogger,
+        metricsFactory: (any MetricsFactory)? = nil
+    ) throws {
         try Self.validate(name: name)
         try options.validate()
         if let replicated = options.replicatedGrants, replicated.timeout >= client.commandTimeout {
@@ -74,6 +85,8 @@ public final class RWLock: Sendable {
         logger[metadataKey: "rwlock.name"] = .string(name)
         self.logger = logger
         self.keys = Self.keySuffixes.map { Array("rwlock:{\(name)}:\($0)".utf8) }
+        self.metrics = LockMetrics(
+            lockName: name, includeName: options.metricsIncludeLockName, factory: metricsFactory ?? MetricsSystem.factory)
     }
 
     /// The pub/sub channel the scripts publish releases on (KEYS[7]).
