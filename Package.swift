@@ -35,7 +35,9 @@ let package = Package(
             // lua/ is the scripts' one source of truth: embedded at build time.
             plugins: ["EmbedLuaScripts"]
         ),
-        .executableTarget(name: "embed-lua"),
+        // SHA-1 for both sides: the embedded scripts' names and the checker's.
+        .target(name: "SHA1Digest"),
+        .executableTarget(name: "embed-lua", dependencies: ["SHA1Digest"]),
         .plugin(
             name: "EmbedLuaScripts",
             capability: .buildTool(),
@@ -43,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "ScriptCheck",
-            dependencies: ["CLua"]
+            dependencies: ["CLua", "SHA1Digest"]
         ),
         .executableTarget(
             name: "script-check",
@@ -70,7 +72,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ScriptCheckTests",
-            dependencies: ["ScriptCheck", "RWLock"],
+            dependencies: ["ScriptCheck", "RWLock", "SHA1Digest"],
             // Lua corpus of the fidelity suite, read from disk by path.
             exclude: ["Fidelity/Scripts", "KnownBad"]
         ),

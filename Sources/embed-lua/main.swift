@@ -1,3 +1,4 @@
+import SHA1Digest
 import Foundation
 
 // embed-lua OUTPUT SCRIPT.lua...

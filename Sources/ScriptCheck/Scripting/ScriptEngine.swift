@@ -1,3 +1,5 @@
+import SHA1Digest
+
 /// A Lua script as Redis knows it: its body and the SHA1 that EVALSHA names.
 public struct Script: Hashable, Sendable {
     /// The script's name for reports (usually its file name).

@@ -1,4 +1,5 @@
 import Testing
+import SHA1Digest
 @testable import ScriptCheck
 
 /// A malformed script is a finding, never a crash or a hang: runaway loops

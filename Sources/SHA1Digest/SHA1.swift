@@ -1,15 +1,20 @@
 /// SHA-1, as Redis names scripts (EVALSHA) and as `redis.sha1hex` returns it.
 /// Not used for security: only to agree with Redis on a script's name.
-enum SHA1 {
+///
+/// One copy for the package: `embed-lua` names the runtime's embedded
+/// scripts with it, and ScriptCheck names the scripts it loads and answers
+/// `redis.sha1hex`, so both sides agree by construction. `package` access:
+/// no product exports it.
+package enum SHA1 {
     /// The lowercase hex digest of `bytes`.
-    static func hex(_ bytes: [UInt8]) -> String {
+    package static func hex(_ bytes: [UInt8]) -> String {
         digest(bytes).map { byte in
             let text = String(byte, radix: 16)
             return byte < 16 ? "0" + text : text
         }.joined()
     }
 
-    static func digest(_ bytes: [UInt8]) -> [UInt8] {
+    package static func digest(_ bytes: [UInt8]) -> [UInt8] {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
         var message = bytes
         let bitLength = UInt64(bytes.count) * 8
