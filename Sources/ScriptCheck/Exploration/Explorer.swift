@@ -52,7 +52,10 @@ public final class Explorer {
     /// Every schedule up to `config.depth` steps, searched depth-first on
     /// `threads` threads that share one table of visited states: a state
     /// already explored with at least as many steps left is pruned.
-    /// - Parameter stateLimit: stop after this many distinct states.
+    /// - Parameters:
+    ///   - config: the scope: clients, depth, time jumps, faults.
+    ///   - stateLimit: stop after this many distinct states.
+    ///   - threads: how many threads search at once.
     public func exhaustive(_ config: ExplorationConfig, stateLimit: Int = 2_000_000, threads: Int = 2) -> Counterexample? {
         let shared = SearchBoard()
         // Split the tree two steps down so the threads share the work evenly.
