@@ -61,7 +61,7 @@ struct MetricsTests {
     }
 
     @Test func aLostLeaseAndItsFailedRenewalAreCounted() async throws {
-        let lock = try lock(lease: .milliseconds(300))
+        let lock = try lock(lease: .seconds(1))
         let error = await #expect(throws: RWLockError.self) {
             try await lock.withWriteLock { _ in
                 let token = try #require(try await lock.inspect().writer?.token)
@@ -72,7 +72,8 @@ struct MetricsTests {
         }
         #expect(error?.kind == .leaseLost)
         #expect(try metrics.expectCounter("rwlock_leases_lost", dimensions(lock, "write")).totalValue == 1)
-        #expect(try metrics.expectCounter("rwlock_renewals_failed", dimensions(lock, "write")).totalValue == 1)
+        // The refused renewal; a loaded machine may add a timed-out one.
+        #expect(try metrics.expectCounter("rwlock_renewals_failed", dimensions(lock, "write")).totalValue >= 1)
         #expect(try metrics.expectMeter("rwlock_holders", dimensions(lock, "write")).lastValue == 0)
     }
 

@@ -5,7 +5,12 @@ import Testing
 
 /// The flock(1)-style options of `rwlock read|write`: -n/--no-wait,
 /// -E/--conflict-exit-code, --timeout 0, --prefer-readers and --cap.
-@Suite(.enabled(if: RwlockCommandTests.live), .timeLimit(.minutes(1)))
+///
+/// Serialized, and run apart from the latency-bound tests (scripts/test's
+/// third run): each test starts several `rwlock` processes, and
+/// Foundation's `Process.run()` blocks the calling thread of Swift's
+/// two-thread cooperative pool while it spawns.
+@Suite(.serialized, .enabled(if: RwlockCommandTests.live), .timeLimit(.minutes(1)))
 struct RwlockOptionsTests {
     typealias Run = RwlockCommandTests.Run
 

@@ -10,6 +10,11 @@ import Glibc
 extension ClusterTests {
     /// Masters killed under held locks. Each test restarts the node it
     /// killed and waits for a whole cluster before it ends.
+    ///
+    /// The locks here turn the restart quarantine off: the cluster is as
+    /// young as the test run, a node these tests restart rejoins as a
+    /// replica and resyncs (it forgets nothing), and what is under test is
+    /// what the promoted replica grants. RestartQuarantineTests covers R4.
     @Suite("Failover") struct Failover {
         /// Leases whose grants WAIT confirmed on the replica survive the
         /// master's death: the promoted replica still has them, so nobody
@@ -26,7 +31,8 @@ extension ClusterTests {
             let client = try ClusterFixture.client(retryWindow: .seconds(30))
             defer { client.shutdown() }
             // Long enough to outlast the failover and the heal on a loaded machine.
-            let options = RWLock.Options(lease: .seconds(120), replicatedGrants: .init(replicas: 1, timeout: .milliseconds(500)))
+            let options = RWLock.Options(lease: .seconds(120), replicatedGrants: .init(replicas: 1, timeout: .milliseconds(500)),
+                                         restartQuarantine: .disabled)
             let written = try RWLock(name: ClusterFixture.name(on: doomed, prefix + "-w", layout: layout), client: client, options: options)
             let read = try RWLock(name: ClusterFixture.name(on: doomed, prefix + "-r", layout: layout), client: client, options: options)
             let elsewhere = try RWLock(name: ClusterFixture.name(on: survivor, prefix + "-e", layout: layout), client: client)
@@ -88,7 +94,7 @@ extension ClusterTests {
             }
             let listening = NodeAddress(host: host, port: port)
             let other = try #require(layout.map.masters.first { $0 != listening })
-            let options = RWLock.Options(lease: .seconds(60), retryInterval: .seconds(10))
+            let options = RWLock.Options(lease: .seconds(60), retryInterval: .seconds(10), restartQuarantine: .disabled)
             let lock = try RWLock(
                 name: ClusterFixture.name(on: other, "c-wake-\(UUID().uuidString.prefix(8))", layout: layout),
                 client: client, options: options)
@@ -129,10 +135,11 @@ extension ClusterTests {
 
             let clientA = try ClusterFixture.client()
             defer { clientA.shutdown() }
-            let lockA = try RWLock(name: name, client: clientA, options: .init(lease: .seconds(30)))
+            let lockA = try RWLock(name: name, client: clientA, options: .init(lease: .seconds(30), restartQuarantine: .disabled))
             let confirmed = try RWLock(
                 name: ClusterFixture.name(on: doomed, prefix + "-confirmed", layout: layout), client: clientA,
-                options: .init(lease: .seconds(30), replicatedGrants: .init(replicas: 1, timeout: .milliseconds(300))))
+                options: .init(lease: .seconds(30), replicatedGrants: .init(replicas: 1, timeout: .milliseconds(300)),
+                              restartQuarantine: .disabled))
             _ = try await lockA.inspect()  // connections and scripts ready before the freeze
 
             // SIGSTOP alone is not enough: the kernel would still buffer the
@@ -165,7 +172,7 @@ extension ClusterTests {
 
                 let clientB = try ClusterFixture.client()
                 defer { clientB.shutdown() }
-                let lockB = try RWLock(name: name, client: clientB, options: .init(lease: .seconds(30)))
+                let lockB = try RWLock(name: name, client: clientB, options: .init(lease: .seconds(30), restartQuarantine: .disabled))
                 let leaseB = try await lockB.acquireWrite(timeout: .seconds(30))
                 let fenceB = try #require(leaseB.fence)
                 print("fencing: B was granted \(ContinuousClock.now - killed) after the kill")

@@ -122,7 +122,7 @@ extension ClusterTests {
             }
             let listening = NodeAddress(host: host, port: port)
             let far = try #require(layout.map.masters.first { $0 != listening })
-            let options = RWLock.Options(lease: .seconds(30), retryInterval: .seconds(10))
+            let options = RWLock.Options(lease: .seconds(30), retryInterval: .seconds(10), restartQuarantine: .disabled)
             let lock = try RWLock(name: ClusterFixture.name(on: far, uniqueName(), layout: layout), client: client, options: options)
             let held = try await lock.acquireWrite()
             let granted = Task { try await lock.withReadLock(timeout: .seconds(60)) { ContinuousClock.now } }
