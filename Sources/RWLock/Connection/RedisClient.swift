@@ -68,12 +68,28 @@ public final class RedisClient: Sendable {
     ///     takes (about the cluster's `cluster-node-timeout` plus one second).
     ///     An acquire's own timeout cuts it short. Ignored for one server.
     ///     A cluster's seeds must be TCP endpoints.
-    public init(
+    public convenience init(
         deployment: RedisDeployment,
         maxConnections: Int = 4,
         connectTimeout: Duration = .seconds(2),
         commandTimeout: Duration = .seconds(2),
         clusterRetryWindow: Duration = .seconds(10)
+    ) {
+        self.init(
+            deployment: deployment, maxConnections: maxConnections, connectTimeout: connectTimeout,
+            commandTimeout: commandTimeout, clusterRetryWindow: clusterRetryWindow, subscriberEndpoint: nil)
+    }
+
+    /// The designated initializer; `subscriberEndpoint`, for tests, sends the
+    /// waiters' pub/sub connection of a single-server client elsewhere (a
+    /// slow proxy in front of the same server).
+    init(
+        deployment: RedisDeployment,
+        maxConnections: Int,
+        connectTimeout: Duration,
+        commandTimeout: Duration,
+        clusterRetryWindow: Duration,
+        subscriberEndpoint: RedisEndpoint?
     ) {
         precondition(maxConnections >= 1, "RedisClient needs maxConnections >= 1, got \(maxConnections)")
         precondition(connectTimeout > .zero, "RedisClient needs a positive connectTimeout, got \(connectTimeout)")
@@ -89,7 +105,8 @@ public final class RedisClient: Sendable {
                     configuration: .init(
                         endpoint: endpoint, maxConnections: maxConnections,
                         connectTimeout: connectTimeout, commandTimeout: commandTimeout)))
-            self.subscriber = Subscriber(endpoint: { _ in endpoint }, connectTimeout: connectTimeout)
+            let subscribeAt = subscriberEndpoint ?? endpoint
+            self.subscriber = Subscriber(endpoint: { _ in subscribeAt }, connectTimeout: connectTimeout)
         case .cluster(let seeds):
             precondition(!seeds.isEmpty, "a cluster RedisClient needs at least one seed node")
             let router = ClusterRouter(

@@ -181,7 +181,7 @@ extension RWLock {
                 }
                 var pause = min(options.retryInterval.jittered(), hint)
                 if let deadline { pause = min(pause, deadline - now) }
-                if waiter == nil { waiter = Waiter(lock: self) }
+                if waiter == nil { waiter = Waiter(lock: self, refusedAttemptSent: sent) }
                 startWaiting()
                 try await waiter!.wait(upTo: pause)
             }

@@ -35,9 +35,17 @@ final class Subscriber: Sendable {
         /// subscribed between waits, so a release published while an acquire
         /// is in flight is not lost.
         var watched: [[UInt8]: Int] = [:]
-        /// Messages seen per watched channel: a waiter that saw a different
-        /// count before its acquire knows a release came since.
+        /// Events seen per watched channel (messages, and confirmations of a
+        /// new subscription): a waiter that saw a different count at its last
+        /// look knows the lock may have changed since.
         var messages: [[UInt8]: UInt64] = [:]
+        /// When the last event came on each subscribed channel, for a waiter
+        /// that starts watching after its refused acquire was sent: an event
+        /// since then may announce the release it is waiting for.
+        var lastEvent: [[UInt8]: ContinuousClock.Instant] = [:]
+        /// Channels no one waits on any more, kept subscribed until this
+        /// instant so a hot lock's next waiter finds its channel active.
+        var lingering: [[UInt8]: ContinuousClock.Instant] = [:]
         var nextID: UInt64 = 0
         var threadStarted = false
         var isShutdown = false
@@ -61,6 +69,9 @@ final class Subscriber: Sendable {
     /// How long the thread waits for a message before looking for new
     /// channels again, when nothing pokes it.
     private static let pollInterval = Duration.milliseconds(500)
+    /// How long a channel stays subscribed after its last waiter left, so
+    /// repeated contention on one lock does not pay a SUBSCRIBE each time.
+    static let lingerGrace = Duration.seconds(2)
 
     init(endpoint: @escaping @Sendable (_ failures: Int) -> RedisEndpoint, connectTimeout: Duration) {
         self.endpoint = endpoint
@@ -79,15 +90,27 @@ final class Subscriber: Sendable {
         if wakeWrite >= 0 { close(wakeWrite) }
     }
 
-    /// Starts watching `channel` for an acquire loop: the channel stays
-    /// subscribed until ``unwatch(_:)``, and the returned count lets a later
-    /// ``wait(on:upTo:since:)`` see a message that came in between.
-    func watch(_ channel: [UInt8]) -> UInt64 {
+    /// Starts watching `channel` for an acquire loop whose refused attempt
+    /// was sent at `refusedAttemptSent`: the channel stays subscribed until
+    /// ``unwatch(_:)``, and the returned count lets a later
+    /// ``wait(on:upTo:since:)`` see an event that came in between.
+    ///
+    /// Subscribe, then look: a release published before the subscription
+    /// was active is lost to Redis's pub/sub, so the confirmation of a new
+    /// subscription counts as an event (every waiter on it looks again), and
+    /// so does any event on an already-subscribed channel since the refused
+    /// attempt was sent (the count returned is then one behind).
+    func watch(_ channel: [UInt8], refusedAttemptSent: ContinuousClock.Instant) -> UInt64 {
         enum Action { case poke, startThread, nothing }
         let (seen, action) = state.withLock { state -> (UInt64, Action) in
             let isNew = state.watched[channel] == nil && state.channels[channel] == nil
+                && state.lingering[channel] == nil
             state.watched[channel, default: 0] += 1
-            let seen = state.messages[channel, default: 0]
+            state.lingering[channel] = nil
+            var seen = state.messages[channel, default: 0]
+            if let last = state.lastEvent[channel], last >= refusedAttemptSent {
+                seen &-= 1
+            }
             if !state.threadStarted, !state.isShutdown {
                 state.threadStarted = true
                 return (seen, .startThread)
@@ -102,13 +125,14 @@ final class Subscriber: Sendable {
         return seen
     }
 
-    /// Ends one ``watch(_:)`` of `channel`.
+    /// Ends one ``watch(_:)`` of `channel`; the last one leaves it
+    /// subscribed for ``lingerGrace``.
     func unwatch(_ channel: [UInt8]) {
         state.withLock { state in
             guard let count = state.watched[channel] else { return }
             if count <= 1 {
                 state.watched[channel] = nil
-                state.messages[channel] = nil
+                state.lingering[channel] = .now + Self.lingerGrace
             } else {
                 state.watched[channel] = count - 1
             }
@@ -211,9 +235,12 @@ final class Subscriber: Sendable {
         continuation?.resume()
     }
 
+    /// A message, or the confirmation of a subscription, on `channel`: every
+    /// waiter there looks at the lock again.
     private func wakeAll(on channel: [UInt8]) {
         let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            if state.watched[channel] != nil { state.messages[channel, default: 0] &+= 1 }
+            state.messages[channel, default: 0] &+= 1
+            state.lastEvent[channel] = .now
             guard let ids = state.channels.removeValue(forKey: channel) else { return [] }
             return ids.compactMap { id in
                 guard case .waiting(_, let continuation) = state.entries.removeValue(forKey: id) else { return nil }
@@ -250,7 +277,11 @@ final class Subscriber: Sendable {
         var failures = 0
         while true {
             drainWakePipe()
-            let (stop, wanted) = state.withLock { ($0.isShutdown, Set($0.channels.keys).union($0.watched.keys)) }
+            let (stop, wanted) = state.withLock { state in
+                let now = ContinuousClock.now
+                state.lingering = state.lingering.filter { $0.value > now }
+                return (state.isShutdown, Set(state.channels.keys).union(state.watched.keys).union(state.lingering.keys))
+            }
             if stop {
                 connection?.close()
                 return
@@ -269,10 +300,16 @@ final class Subscriber: Sendable {
                 let added = wanted.subtracting(subscribed)
                 let dropped = subscribed.subtracting(wanted)
                 if !added.isEmpty { try open.sendWithoutReply([Array("SUBSCRIBE".utf8)] + added) }
-                if !dropped.isEmpty { try open.sendWithoutReply([Array("UNSUBSCRIBE".utf8)] + dropped) }
+                if !dropped.isEmpty {
+                    try open.sendWithoutReply([Array("UNSUBSCRIBE".utf8)] + dropped)
+                    forget(dropped)
+                }
                 subscribed = wanted
+                // A message, or a subscription now active (subscribe, then
+                // look): either way the channel's waiters look again.
                 if case .array(let parts) = try open.nextPushedReply(waitingUpTo: Self.pollInterval, orUntilReadable: wakeRead),
-                    parts.count == 3, parts[0] == .bulk("message"), case .bulk(let channel) = parts[1]
+                    parts.count == 3, parts[0] == .bulk("message") || parts[0] == .bulk("subscribe"),
+                    case .bulk(let channel) = parts[1]
                 {
                     wakeAll(on: channel)
                 }
@@ -285,6 +322,21 @@ final class Subscriber: Sendable {
                 _ = poll(&descriptor, 1, 200)
             }
         }
+    }
+
+    /// Drops the event records of channels no longer subscribed.
+    private func forget(_ channels: Set<[UInt8]>) {
+        state.withLock { state in
+            for channel in channels where state.watched[channel] == nil {
+                state.messages[channel] = nil
+                state.lastEvent[channel] = nil
+            }
+        }
+    }
+
+    /// Channels subscribed now, or about to be (tests, diagnostics).
+    var activeChannels: Set<[UInt8]> {
+        state.withLock { Set($0.channels.keys).union($0.watched.keys).union($0.lingering.keys) }
     }
 
     private func drainWakePipe() {

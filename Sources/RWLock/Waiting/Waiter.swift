@@ -9,17 +9,21 @@ import Synchronization
 /// (jittered), so a lost message costs at most one interval; no waiter polls
 /// faster than that.
 ///
-/// A waiter watches the channel from before its first acquire until it stops
-/// waiting, so a release published while an acquire is in flight (after the
-/// script refused it, before the wait began) wakes it at once instead of
-/// costing a whole re-check interval.
+/// A waiter watches the channel from its first refusal until it stops
+/// waiting. A release published while an acquire is in flight (after the
+/// script refused it, before the wait began) or before the subscription was
+/// active wakes it at once instead of costing a whole re-check interval: see
+/// ``Subscriber/watch(_:refusedAttemptSent:)``.
 final class Waiter: Sendable {
     let lock: RWLock
     private let seen: Mutex<UInt64?>
 
-    init(lock: RWLock) {
+    /// Starts watching the lock's channel for an acquire loop whose refused
+    /// attempt was sent at `refusedAttemptSent`: an event since then makes
+    /// the first ``wait(upTo:)`` return at once.
+    init(lock: RWLock, refusedAttemptSent: ContinuousClock.Instant) {
         self.lock = lock
-        seen = Mutex(lock.client.subscriber.watch(lock.channel))
+        seen = Mutex(lock.client.subscriber.watch(lock.channel, refusedAttemptSent: refusedAttemptSent))
     }
 
     deinit { lock.client.subscriber.unwatch(lock.channel) }

@@ -44,6 +44,12 @@ final class LoopbackProxy: Sendable {
     /// From now on, drop every byte both ways; keep every socket open.
     func silence() { silenced.store(true, ordering: .sequentiallyConsistent) }
 
+    /// From now on, hold every chunk of bytes this long before forwarding
+    /// it, both ways: a slow link, for ordering a test's events against one
+    /// connection's traffic.
+    func delay(by latency: Duration) { delayMicroseconds.store(latency.wholeMicroseconds, ordering: .sequentiallyConsistent) }
+    private let delayMicroseconds = Atomic<Int64>(0)
+
     /// Stops accepting and ends every forwarded connection. Descriptors are
     /// shut down here but closed only by the threads using them, so no
     /// thread can ever read or accept on a number the process reused.
@@ -97,6 +103,8 @@ final class LoopbackProxy: Sendable {
             let count = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
             if silenced.load(ordering: .sequentiallyConsistent) { continue }
+            let delay = delayMicroseconds.load(ordering: .sequentiallyConsistent)
+            if delay > 0 { usleep(UInt32(delay)) }
             let written = buffer.withUnsafeBytes { send(to, $0.baseAddress, count, Int32(MSG_NOSIGNAL)) }
             guard written == count else { break }
         }
@@ -117,4 +125,11 @@ final class LoopbackProxy: Sendable {
     }
     /// Connections (as their two descriptors) with one pump finished.
     private let finishedPumps = Mutex<Set<Set<Int32>>>([])
+}
+
+extension Duration {
+    var wholeMicroseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
 }

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+@testable import RWLock
+
+/// No lost wake-ups: a waiter never sleeps a re-check interval because of
+/// a release that came before its subscription was active, and a hot
+/// lock's channel stays subscribed for a while after its last waiter.
+/// The re-check interval is set long (3 s, so 1.5 to 4.5 s jittered) so
+/// that any wake-up it had to supply shows.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil), .timeLimit(.minutes(1)))
+struct WakeUpTests {
+    static let redisURL = ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
+
+    func options() -> RWLock.Options { .init(lease: .seconds(5), retryInterval: .seconds(3)) }
+
+    func name(_ test: String = #function) -> String { "wake-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))" }
+
+    func channelSubscribers(_ client: RedisClient, _ lock: RWLock) async throws -> Int64 {
+        guard case .array(let reply) = try await client.send([Array("PUBSUB".utf8), Array("NUMSUB".utf8), lock.channel]),
+            reply.count == 2, case .integer(let count) = reply[1]
+        else { return -1 }
+        return count
+    }
+
+    /// The waiter's SUBSCRIBE crosses a slow link (300 ms each way), so the
+    /// holder's release is published before the subscription is active and
+    /// Redis drops it. The confirmation of the subscription must send the
+    /// waiter to look again; before that fix it slept 1.5 s or more.
+    @Test func aReleaseBeforeTheSubscriptionIsActiveIsNotLost() async throws {
+        let proxy = try LoopbackProxy(upstreamPort: try #require(ProcessProbe.port(of: Self.redisURL)))
+        defer { proxy.close() }
+        proxy.delay(by: .milliseconds(300))
+        let endpoint = try RedisEndpoint(url: Self.redisURL)
+        let client = RedisClient(
+            deployment: .server(endpoint), maxConnections: 4, connectTimeout: .seconds(2), commandTimeout: .seconds(2),
+            clusterRetryWindow: .zero, subscriberEndpoint: try RedisEndpoint(url: proxy.url))
+        defer { client.shutdown() }
+        let name = name()
+        let lock = try RWLock(name: name, client: client, options: options())
+        let holder = try await lock.acquireWrite()
+        let waiter = Task.detached { try await lock.acquireWrite(timeout: .seconds(20)) }
+        // The waiter was refused and is subscribing now, across the slow link.
+        #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 })
+        let released = ContinuousClock.now
+        try await holder.release()
+        let granted = try await waiter.value
+        let waited = ContinuousClock.now - released
+        print("release before the subscription was active: the waiter got in \(waited) after it")
+        #expect(waited < .milliseconds(1200), "the waiter slept a re-check interval: \(waited)")
+        try await granted.release()
+    }
+
+    /// Readers refused behind a writer's intent wake on that writer's
+    /// release, not on their re-check timer.
+    @Test func readersBehindAnIntentWakeOnTheWritersRelease() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: name(), client: client, options: options())
+        let first = try await lock.acquireRead()
+        let writer = Task.detached { try await lock.acquireWrite(timeout: .seconds(20)) }
+        #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 })
+        let readers = (0..<3).map { _ in Task.detached { try await lock.acquireRead(timeout: .seconds(20)) } }
+        // All three were refused and are waiting on the channel.
+        #expect(await ProcessProbe.eventually { (try? await channelSubscribers(client, lock)) == 1 })
+        try await first.release()
+        let write = try await writer.value
+        let released = ContinuousClock.now
+        try await write.release()
+        for reader in readers { try await reader.value.release() }
+        let waited = ContinuousClock.now - released
+        print("readers behind an intent: in \(waited) after the writer's release")
+        #expect(waited < .milliseconds(1200), "the readers waited for their timer: \(waited)")
+    }
+
+    /// Repeated contention does not pay a SUBSCRIBE each time: the channel
+    /// stays subscribed for a grace after the last waiter left, then goes.
+    @Test func aHotChannelStaysSubscribedForAGrace() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: name(), client: client, options: .init(lease: .seconds(5)))
+        let holder = try await lock.acquireWrite()
+        let waiter = Task.detached { try await lock.acquireWrite(timeout: .seconds(20)) }
+        #expect(await ProcessProbe.eventually { (try? await channelSubscribers(client, lock)) == 1 })
+        try await holder.release()
+        try await waiter.value.release()
+        let left = ContinuousClock.now
+        #expect(try await channelSubscribers(client, lock) == 1, "dropped at once")
+        #expect(await ProcessProbe.eventually { (try? await channelSubscribers(client, lock)) == 0 }, "never dropped")
+        let kept = ContinuousClock.now - left
+        #expect(kept >= Subscriber.lingerGrace - .milliseconds(50), "kept only \(kept)")
+    }
+}
