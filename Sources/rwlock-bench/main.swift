@@ -28,6 +28,9 @@ do {
     report.section("uncontended cycles (acquire + release, same connection)")
     try await Cycles.run(single, prefix: prefix, report: report, iterations: 5_000)
 
+    report.section("server CPU per cycle (INFO commandstats deltas; a minimal mutex cycle measured the same way)")
+    try await ServerCPU.run(single, prefix: prefix, report: report, cycles: 3_000)
+
     let pooled = try RedisClient(url: url, maxConnections: 16)
     defer { pooled.shutdown() }
     report.section("contended throughput (1 s per row; pool of 16 connections)")
@@ -66,19 +69,36 @@ say("\n== targets (same run)")
 @MainActor func ops(_ metric: String) -> Double? { report[metric]?.opsPerSecond }
 func verdict(_ met: Bool) -> String { met ? "MET" : "MISSED" }
 func line(_ text: String) { say(text) }
-if let cycle = p50("write_cycle"), let floor = p50("floor_cycle_2x_evalsha") {
-    let ratio = cycle / floor
-    line("write cycle p50 / floor (2 x EVALSHA) p50 = \(Measurement.format(cycle)) / \(Measurement.format(floor)) = \(String(format: "%.2f", ratio)) (target <= 1.2): \(verdict(ratio <= 1.2))")
+for mode in ["write", "read"] {
+    if let cycle = p50("\(mode)_cycle"), let floor = p50("floor_cycle_2x_evalsha") {
+        let ratio = cycle / floor
+        line("\(mode) cycle p50 / floor (2 x EVALSHA) p50 = \(Measurement.format(cycle)) / \(Measurement.format(floor)) = \(String(format: "%.2f", ratio)) (target <= 1.25): \(verdict(ratio <= 1.25))")
+    }
+    if let cycle = p50("\(mode)_cycle"), let peer = p50("peer_redis_py_lock_cycle") {
+        line("\(mode) cycle p50 / redis-py Lock cycle p50 = \(String(format: "%.2f", cycle / peer)) (target <= 0.8): \(verdict(cycle / peer <= 0.8))")
+    }
 }
-if let cycle = p50("read_cycle"), let floor = p50("floor_cycle_2x_evalsha") {
-    line("read cycle p50 / floor p50 = \(String(format: "%.2f", cycle / floor)) (target <= 1.2): \(verdict(cycle / floor <= 1.2))")
+if let wait = report["writer_wait_reader_flood"], let handoff = p50("handoff_pubsub"), let p50Wait = wait.p50, let p99Wait = wait.p99 {
+    line("writer wait under reader flood p50 / handoff p50 = \(String(format: "%.1f", p50Wait / handoff)) (target <= 4): \(verdict(p50Wait / handoff <= 4))")
+    line("writer wait under reader flood p99 / handoff p50 = \(String(format: "%.1f", p99Wait / handoff)) (target <= 10): \(verdict(p99Wait / handoff <= 10))")
+}
+if let reads = ops("read_throughput_16"), let bare = ops("evalsha_throughput_16") {
+    line("16-task read grants / half the 16-task EVALSHA rate = \(String(format: "%.2f", reads / (bare / 2))) (target >= 0.7): \(verdict(reads / (bare / 2) >= 0.7))")
+}
+if let mixed = ops("rw90_10_throughput_16"), let reads = ops("read_throughput_16") {
+    line("90/10 grants at 16 tasks / read-only at 16 = \(String(format: "%.2f", mixed / reads)) (target >= 0.3): \(verdict(mixed / reads >= 0.3))")
+}
+if let four = ops("rw90_10_throughput_4"), let one = ops("rw90_10_throughput_1") {
+    line("90/10 grants at 4 tasks / at 1 task = \(String(format: "%.2f", four / one)) (target >= 1.0): \(verdict(four / one >= 1.0))")
+}
+for mode in ["write", "read"] {
+    if let lock = p50("server_cpu_\(mode)_cycle"), let mutex = p50("server_cpu_mutex_cycle") {
+        line("server CPU per \(mode) cycle / mutex cycle = \(Measurement.format(lock)) / \(Measurement.format(mutex)) us = \(String(format: "%.2f", lock / mutex))x (target <= 3): \(verdict(lock / mutex <= 3))")
+    }
 }
 if let pubsub = p50("handoff_pubsub"), let polling = p50("handoff_polling") {
     line("handoff p50 = \(Measurement.format(pubsub)) us (target <= 1000): \(verdict(pubsub <= 1000))")
     line("handoff polling / pub/sub p50 = \(String(format: "%.1f", polling / pubsub))x (target >= 5x): \(verdict(polling / pubsub >= 5))")
-}
-if let reads = ops("read_throughput_16"), let bare = ops("evalsha_throughput_16") {
-    line("16-task read throughput / bare EVALSHA = \(String(format: "%.2f", reads / bare)) (target >= 0.7): \(verdict(reads / bare >= 0.7))")
 }
 if let cluster = p50("cluster_write_cycle"), let single = p50("write_cycle") {
     line("cluster write cycle p50 / single-server write cycle p50 = \(String(format: "%.2f", cluster / single)) (cost of routing; no target)")

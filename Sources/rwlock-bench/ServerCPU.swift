@@ -1,0 +1,63 @@
+import RWLock
+
+/// Server CPU per cycle, from `INFO commandstats` deltas on the server the
+/// bench is pointed at: what one lock cycle costs Redis itself, which caps
+/// how many cycles one Redis core can grant, beside a minimal mutex cycle
+/// (`SET NX PX` plus a compare-and-delete script) measured the same way.
+///
+/// A script's `usec` already includes the commands it calls (they are also
+/// counted under their own names), so only top-level commands are summed.
+/// Cycles run one at a time on one connection, and nothing else runs on the
+/// bench's server meanwhile.
+enum ServerCPU {
+    static let compareAndDelete =
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+
+    static func run(_ client: RedisClient, prefix: String, report: Report, cycles: Int) async throws {
+        let lock = try RWLock(name: "\(prefix):cpu", client: client)
+        for mode in [Lease.Mode.write, .read] {
+            for _ in 0..<200 { try await Cycles.cycle(lock, mode) }  // loads the scripts
+            let cost = try await perCycle(client, ["evalsha"], cycles: cycles) {
+                try await Cycles.cycle(lock, mode)
+            }
+            report.add(Measurement(metric: "server_cpu_\(mode == .write ? "write" : "read")_cycle", p50: cost,
+                                   p99: nil, opsPerSecond: nil, note: "server µs per cycle (mean), \(cycles) cycles"))
+        }
+        guard let sha = try await client.benchmarkCommand(["SCRIPT", "LOAD", compareAndDelete]) else {
+            throw BenchError("SCRIPT LOAD returned nil")
+        }
+        let key = "\(prefix):mutex"
+        func mutexCycle() async throws {
+            let token = "mutex-token"
+            guard try await client.benchmarkCommand(["SET", key, token, "NX", "PX", "30000"]) == "OK",
+                try await client.benchmarkCommand(["EVALSHA", sha, "1", key, token]) == "1"
+            else { throw BenchError("the mutex cycle did not take and release its key") }
+        }
+        for _ in 0..<200 { try await mutexCycle() }
+        let cost = try await perCycle(client, ["set", "evalsha"], cycles: cycles, mutexCycle)
+        report.add(Measurement(metric: "server_cpu_mutex_cycle", p50: cost, p99: nil, opsPerSecond: nil,
+                               note: "SET NX PX + compare-and-delete EVALSHA, same measure"))
+    }
+
+    /// Mean server µs per `cycle` spent in `commands` (INFO's lowercase names).
+    private static func perCycle(
+        _ client: RedisClient, _ commands: [String], cycles: Int, _ cycle: () async throws -> Void
+    ) async throws -> Double {
+        let before = try await usec(client, commands)
+        for _ in 0..<cycles { try await cycle() }
+        let after = try await usec(client, commands)
+        return Double(after - before) / Double(cycles)
+    }
+
+    private static func usec(_ client: RedisClient, _ commands: [String]) async throws -> Int {
+        guard let info = try await client.benchmarkCommand(["INFO", "commandstats"]) else { return 0 }
+        var total = 0
+        for line in info.split(whereSeparator: \.isNewline) {
+            for command in commands where line.hasPrefix("cmdstat_\(command):") {
+                let field = line.split(separator: ",").first { $0.hasPrefix("usec=") }
+                total += field.flatMap { Int($0.dropFirst("usec=".count)) } ?? 0
+            }
+        }
+        return total
+    }
+}
