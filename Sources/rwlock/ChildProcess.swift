@@ -49,7 +49,11 @@ final class ChildProcess: Sendable {
         posix_spawnattr_setsigmask(&attributes, &empty)
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGTTOU] { sigaddset(&defaults, signal) }
+        // rwlock ignores the stop and tty signals (a stopped rwlock renews
+        // nothing); COMMAND gets the defaults back.
+        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGCHLD] {
+            sigaddset(&defaults, signal)
+        }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         // Process group 0: a new group whose id is the child's pid.
         posix_spawnattr_setpgroup(&attributes, 0)
@@ -70,8 +74,8 @@ final class ChildProcess: Sendable {
         self.pid = pid
         self.tookTerminal = interactive
         if interactive {
-            // rwlock, now in the background, must not stop on handing it back.
-            _ = Glibc.signal(SIGTTOU, SIG_IGN)
+            // (rwlock ignores SIGTTOU, so handing the terminal back later
+            // from the background does not stop it.)
             _ = tcsetpgrp(STDIN_FILENO, pid)
             // COMMAND may have touched the terminal before it was its own.
             _ = kill(-pid, SIGCONT)
@@ -79,11 +83,28 @@ final class ChildProcess: Sendable {
     }
 
     /// Sends `signal` to every process of COMMAND's group, unless the group
-    /// is gone.
+    /// is gone, then SIGCONT (as timeout(1) does): a stopped process would
+    /// hold any signal but SIGKILL pending.
     func signal(_ signal: Int32) {
         gone.withLock { gone in
-            if !gone { _ = kill(-pid, signal) }
+            guard !gone else { return }
+            _ = kill(-pid, signal)
+            if signal != SIGKILL && signal != SIGCONT { _ = kill(-pid, SIGCONT) }
         }
+    }
+
+    /// SIGKILL to the group at `deadline` (at once if it has passed), from a
+    /// thread of its own: precise, and independent of the caller's task.
+    func killGroup(at deadline: ContinuousClock.Instant) {
+        let thread = Thread { [self] in
+            // Re-measured after each wake-up: nanosleep may return early (EINTR).
+            while case let left = deadline - ContinuousClock.now, left > .zero {
+                var pause = timespec(tv_sec: Int(left.components.seconds), tv_nsec: Int(left.components.attoseconds / 1_000_000_000))
+                _ = nanosleep(&pause, nil)
+            }
+            signal(SIGKILL)
+        }
+        thread.start()
     }
 
     /// Waits for COMMAND on a thread of its own (waitpid blocks) and returns
@@ -112,10 +133,17 @@ final class ChildProcess: Sendable {
     func waitForGroup() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let thread = Thread { [self] in
-                // kill(2) every 10 ms; the /proc scan that tells zombies from
-                // the living costs more, so at most every 100 ms.
+                // kill(2) every 10 ms. When members remain, the /proc scan that
+                // tells zombies from the living runs at most every 100 ms, and
+                // the group counts as gone only after two scans in a row (a
+                // member may fork and exit between a listing and its reads).
                 var look = 0
-                while groupExists() && (look % 10 != 0 || hasLiveMembers()) {
+                var emptyScans = 0
+                while groupExists() {
+                    if look % 10 == 0 {
+                        emptyScans = hasLiveMembers() ? 0 : emptyScans + 1
+                        if emptyScans >= 2 { break }
+                    }
                     usleep(10_000)
                     look += 1
                 }
@@ -145,18 +173,22 @@ final class ChildProcess: Sendable {
 
     #if os(Linux)
     /// Scans /proc for a process of group `group` that is not a zombie.
+    /// A scan that sees no member at all (while kill(2) says there is one:
+    /// /proc hidden or of another namespace) proves nothing: true.
     private static func liveProcessExists(inGroup group: pid_t) -> Bool {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
+        var sawMember = false
         for entry in entries where entry.first?.isNumber == true {
-            // "pid (comm) S ppid pgrp …"; comm may hold spaces and ')'.
-            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
+            // "pid (comm) S ppid pgrp …"; comm may hold any bytes, ')' too.
+            guard let stat = FileManager.default.contents(atPath: "/proc/\(entry)/stat"),
+                let close = stat.lastIndex(of: UInt8(ascii: ")"))
             else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 2, let pgrp = pid_t(fields[2]), pgrp == group else { continue }
-            if fields[0] != "Z" && fields[0] != "X" { return true }
+            let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+            guard fields.count > 2, let pgrp = pid_t(String(decoding: fields[2], as: UTF8.self)), pgrp == group else { continue }
+            sawMember = true
+            if fields[0].first != UInt8(ascii: "Z") && fields[0].first != UInt8(ascii: "X") { return true }
         }
-        return false
+        return !sawMember
     }
     #endif
 }

@@ -177,6 +177,8 @@ enum Outcome: Sendable {
     case stoppedForLease
     /// --no-wait (or --timeout 0): the lock was not free.
     case notGranted
+    /// Signal N came after the grant, before COMMAND started.
+    case stoppedBeforeStart(Int32)
 }
 
 /// Kept for the life of the process.
@@ -190,8 +192,13 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool)
     } catch {
         Exit.fail(error)
     }
+    // A stopped or killed rwlock renews nothing while COMMAND runs on: it
+    // ignores the stop and tty signals and SIGPIPE, and forwards the rest.
+    for signo in [SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE] { signal(signo, SIG_IGN) }
+    // An inherited SIG_IGN would let the kernel reap COMMAND unseen.
+    signal(SIGCHLD, SIG_DFL)
     let forwarding = Forwarding()
-    for signo in [SIGINT, SIGTERM] {
+    for signo in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
         signal(signo, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
         source.setEventHandler { forwarding.received(signo) }
@@ -205,6 +212,8 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool)
         var environment = base
         environment["RWLOCK_TOKEN"] = lease.token
         environment["RWLOCK_FENCE"] = mode == .write ? lease.fence.map { String($0.value) } : nil
+        // Asked to stop between the grant and here: COMMAND never starts.
+        if let signo = forwarding.stoppingSignal { return .stoppedBeforeStart(signo) }
         let child: ChildProcess
         do {
             child = try ChildProcess(arguments: arguments, environment: environment)
@@ -213,14 +222,10 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool)
         } catch {
             return .cannotStart(.failed(command: arguments[0], errno: EINVAL))
         }
-        guard forwarding.started(child) else {
-            child.signal(forwarding.stoppingSignal ?? SIGTERM)
-            let status = await child.wait()
-            await child.waitForGroup()
-            return .exited(status)
-        }
         let watchdog = LeaseWatchdog(lease: lease, group: child, grace: grace)
         let watching = Task { await watchdog.run() }
+        // A signal that came while COMMAND was being started reaches it now.
+        if !forwarding.started(child) { child.signal(forwarding.stoppingSignal ?? SIGTERM) }
         // The hold lasts until the last process of COMMAND's group is gone,
         // as flock(1)'s does through inherited descriptors: members that
         // outlive COMMAND keep the lease renewed, and are stopped with the
@@ -230,8 +235,9 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool)
             await child.waitForGroup()
             return status
         } onCancel: {
-            // Lease lost (R1): the library cancels this task.
-            watchdog.stop(killingBy: lease.validUntil)
+            // Lease lost (R1): the library cancels this task. Another holder
+            // may be granted at once: SIGKILL now.
+            watchdog.stop(killingBy: .now)
         }
         watching.cancel()
         return watchdog.hasStopped ? .stoppedForLease : .exited(status)
@@ -259,6 +265,9 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool)
                        + "ran out, so COMMAND's process group was stopped (SIGTERM, then SIGKILL) before another holder "
                        + "could be granted")
             exit(Exit.leaseLost)
+        case .stoppedBeforeStart(let signo):
+            printError("rwlock: stopped by signal \(signo) before COMMAND started")
+            exit(128 + signo)
         case .notGranted:
             printError("rwlock: lock \(options.name) is not available for \(mode == .write ? "writing" : "reading"); not waiting")
             exit(options.notGrantedStatus)

@@ -43,20 +43,16 @@ final class LeaseWatchdog: Sendable {
     }
 
     /// Stops the group: SIGTERM now (unless the grace is zero), SIGKILL at
-    /// `deadline` or after the grace, whichever comes first. Also used when
-    /// the lease is lost before its deadline (a refused renewal). Once only.
+    /// `deadline` or after the grace, whichever comes first. A lost lease (a
+    /// refused renewal: another holder may be granted at once) passes now,
+    /// for SIGKILL alone. Once only.
     func stop(killingBy deadline: ContinuousClock.Instant) {
         guard stopping.withLock({ stopping in
             defer { stopping = true }
             return !stopping
         }) else { return }
         let killAt = min(deadline, ContinuousClock.now + grace)
-        if grace > .zero && ContinuousClock.now < killAt { group.signal(SIGTERM) }
-        let group = group
-        // Detached: the caller's task may be cancelled, and this must still fire.
-        Task.detached {
-            try? await Task.sleep(until: killAt, clock: ContinuousClock())
-            group.signal(SIGKILL)
-        }
+        if ContinuousClock.now < killAt { group.signal(SIGTERM) }
+        group.killGroup(at: killAt)
     }
 }

@@ -231,9 +231,10 @@ final class ConnectionPool: Sendable {
     /// to grant, then judges `requirements` against it.
     private func verify(_ requirements: ServerRequirements, on connection: HiredisConnection) throws {
         if connection.serverProfile == nil {
-            let readAt = ContinuousClock.now
             let replies = try connection.pipeline(ServerRequirements.infoCommands)
-            connection.serverProfile = ServerRequirements.profile(fromReplies: replies, readAt: readAt)
+            // Only a reading is kept: a refusal is thrown (and met again by
+            // the next grant on this connection).
+            connection.serverProfile = try ServerRequirements.profile(fromReplies: replies, readAt: .now)
         }
         try requirements.verify(connection.serverProfile!, server: configuration.endpoint, now: .now)
     }

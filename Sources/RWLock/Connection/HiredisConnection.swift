@@ -41,7 +41,7 @@ final class HiredisConnection {
     /// The server's INFO as read for ``ServerRequirements``, once per
     /// connection (a restart breaks the connection, so it cannot go stale);
     /// nil until a command first needs it.
-    var serverProfile: Result<ServerProfile, RWLockError>?
+    var serverProfile: ServerProfile?
 
     /// True once a call failed at the connection level or ``close()`` ran.
     var isBroken: Bool { context == nil }

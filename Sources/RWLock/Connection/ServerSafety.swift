@@ -12,18 +12,23 @@ struct ServerProfile: Sendable, Hashable {
     var maxmemory: Int64
     /// `maxmemory_policy`, as INFO spells it (`noeviction`, `volatile-ttl`…).
     var policy: String
-    /// `uptime_in_seconds` at the reading; whole seconds, rounded down by
-    /// Redis, so the uptime derived from it is never longer than the truth.
+    /// `uptime_in_seconds` at the reading. Redis computes it as the
+    /// difference of two whole-second wall-clock readings, so it can exceed
+    /// the true uptime by almost a second (a server started at 100.95 says 1
+    /// at 101.00); negative after a backward clock step, read as 0.
     var uptimeSeconds: Int64
-    /// When the reading was taken, on this process's monotonic clock.
+    /// When the reply arrived, on this process's monotonic clock: the
+    /// uptime was measured at or before it.
     var readAt: ContinuousClock.Instant
 
     /// Whether the server may drop keys before their expiry.
     var mayEvict: Bool { maxmemory > 0 && policy != "noeviction" }
 
-    /// The server's uptime at `now`, never overstated.
+    /// The server's uptime at `now`, never overstated: a second less than
+    /// reported (Redis's whole-second rounding can add up to one), carried
+    /// forward from the reply's arrival.
     func uptime(at now: ContinuousClock.Instant) -> Duration {
-        .seconds(uptimeSeconds) + (now - readAt)
+        .seconds(max(uptimeSeconds - 1, 0)) + (now - readAt)
     }
 
     /// Parses the replies to `INFO memory` and `INFO server`: `field:value`
@@ -36,7 +41,7 @@ struct ServerProfile: Sendable, Hashable {
         else { return nil }
         self.maxmemory = maxmemory
         self.policy = policy
-        self.uptimeSeconds = uptime
+        self.uptimeSeconds = max(uptime, 0)
         self.readAt = readAt
     }
 
@@ -69,32 +74,39 @@ struct ServerRequirements: Sendable, Hashable {
         [Array("INFO".utf8), Array("memory".utf8)], [Array("INFO".utf8), Array("server".utf8)],
     ]
 
-    /// Reads the profile from the replies to ``infoCommands``, or says why it
-    /// cannot be had (INFO renamed, or not allowed to this ACL user).
-    static func profile(fromReplies replies: [RESPValue], readAt: ContinuousClock.Instant) -> Result<ServerProfile, RWLockError> {
-        if let refusal = replies.lazy.compactMap({ reply -> String? in
-            if case .error(let message) = reply { return message }
-            return nil
-        }).first {
-            return .failure(.unsafeServer(
-                "its INFO command answered \"\(refusal)\", so neither its eviction policy (maxmemory, "
+    /// Reads the profile from the replies to ``infoCommands``.
+    ///
+    /// - Throws: `.unsafeServer` when INFO is refused for good (renamed, or
+    ///   not allowed to this ACL user); `.server` for another error reply (a
+    ///   server busy with a long script), which the next grant retries;
+    ///   `.protocolError` for a reply without the fields.
+    static func profile(fromReplies replies: [RESPValue], readAt: ContinuousClock.Instant) throws -> ServerProfile {
+        for case .error(let message) in replies {
+            guard message.hasPrefix("NOPERM") || message.hasPrefix("ERR unknown command") else {
+                throw RWLockError.server(message)
+            }
+            throw RWLockError.unsafeServer(
+                "its INFO command answered \"\(message)\", so neither its eviction policy (maxmemory, "
                     + "maxmemory-policy) nor its uptime can be checked; allow INFO for this user, or opt out "
                     + "with RWLock.Options.allowEviction and restartQuarantine = .disabled (rwlock "
-                    + "--allow-eviction --restart-quarantine 0) if you accept the risk"))
+                    + "--allow-eviction --restart-quarantine 0) if you accept the risk")
         }
-        guard replies.count == 2, let memory = replies[0].string, let server = replies[1].string,
+        func text(_ reply: RESPValue) -> String? {
+            if case .bulk(let bytes) = reply { return String(decoding: bytes, as: UTF8.self) }
+            return nil
+        }
+        guard replies.count == 2, let memory = text(replies[0]), let server = text(replies[1]),
             let profile = ServerProfile(memory: memory, server: server, readAt: readAt)
         else {
-            return .failure(.protocolError("INFO memory / INFO server lacked maxmemory, maxmemory_policy or uptime_in_seconds"))
+            throw RWLockError.protocolError("INFO memory / INFO server lacked maxmemory, maxmemory_policy or uptime_in_seconds")
         }
-        return .success(profile)
+        return profile
     }
 
     /// Throws when `profile` fails a requirement: `.unsafeServer` naming the
     /// setting, its value and the fix; the internal `.quarantined` with the
     /// time left.
-    func verify(_ reading: Result<ServerProfile, RWLockError>, server: RedisEndpoint, now: ContinuousClock.Instant) throws {
-        let profile = try reading.get()
+    func verify(_ profile: ServerProfile, server: RedisEndpoint, now: ContinuousClock.Instant) throws {
         if !allowEviction && profile.mayEvict {
             throw RWLockError.unsafeServer(
                 "\(server) has maxmemory \(profile.maxmemory) with maxmemory-policy \(profile.policy), so it may "

@@ -45,6 +45,14 @@ public final class Lease: Sendable {
         /// nil for a grant released unused.
         var heldSince: ContinuousClock.Instant?
         var lossReported = false
+        /// R5: the scoped hold's keeper found it lost.
+        var lost = false
+        /// R5: nested scoped bodies running under this hold, each with the
+        /// canceller of its task; and whether the hold stopped taking new
+        /// ones, with who waits for the last to end.
+        var nestedBodies: [ObjectIdentifier: CurrentTaskCanceller] = [:]
+        var closing = false
+        var lastNestedBodyEnded: CheckedContinuation<Void, Never>?
     }
     private let state: Mutex<State>
     /// The mode granted, which metrics count the lease under to the end.
@@ -87,9 +95,16 @@ public final class Lease: Sendable {
         do {
             try await sendRenew()
         } catch {
-            lock.metrics.renewalFailed(grantedMode)
+            // A renewal whose lease ended while it was on its way (released,
+            // or lost at its deadline) is a straggler, not a failure.
+            if !hasEnded || lossReportedByThisRenewal(error) { lock.metrics.renewalFailed(grantedMode) }
             throw error
         }
+    }
+
+    /// Whether `error` is this lease's refused renewal, which ended it.
+    private func lossReportedByThisRenewal(_ error: any Error) -> Bool {
+        (error as? RWLockError)?.refusedRenewal == true
     }
 
     private func sendRenew() async throws {
@@ -98,10 +113,17 @@ public final class Lease: Sendable {
             .renew, arguments: [Array(token.utf8), lock.options.lease.millisecondArgument])
         let (renewed, milliseconds) = try ScriptReply.pair(reply, from: .renew)
         guard renewed == 1 else {
+            // Refused after its holder ended the lease (a straggler the keeper
+            // abandoned at release): nothing was lost.
+            let endedMeanwhile = hasEnded
             end()
-            reportLoss()
             lock.logger.debug("renew refused: lease lost", metadata: ["rwlock.token": .string(token)])
-            throw RWLockError.leaseLost("the server no longer holds \(describe) (it expired or was released)")
+            var error = RWLockError.leaseLost("the server no longer holds \(describe) (it expired or was released)")
+            if !endedMeanwhile {
+                reportLoss()
+                error.refusedRenewal = true
+            }
+            throw error
         }
         try extend(sent: sent, grantedMilliseconds: milliseconds, unlessUnconfirmed: unconfirmed, by: "renewed")
         lock.logger.trace("renewed", metadata: ["rwlock.token": .string(token), "rwlock.lease_ms": "\(milliseconds)"])
@@ -157,6 +179,61 @@ public final class Lease: Sendable {
     }
 
     var hasEnded: Bool { state.withLock { $0.ended } }
+
+    // MARK: - Nested scoped bodies (R5)
+
+    /// Whether the scoped hold's keeper found the lease lost.
+    var wasLost: Bool { state.withLock { $0.lost } }
+
+    /// The keeper found the lease lost: every nested body's task is
+    /// cancelled, as the outer body's is.
+    func markLost() {
+        let nested = state.withLock { state -> [CurrentTaskCanceller] in
+            state.lost = true
+            return Array(state.nestedBodies.values)
+        }
+        for canceller in nested { canceller.cancel() }
+    }
+
+    /// Registers a nested body of the calling task; nil once the hold is
+    /// closing (its outer body returned and no nested body runs).
+    func enterNestedBody() -> CurrentTaskCanceller? {
+        let canceller = CurrentTaskCanceller()
+        let entered = state.withLock { state -> Bool in
+            guard !state.closing, !state.ended else { return false }
+            state.nestedBodies[ObjectIdentifier(canceller)] = canceller
+            return true
+        }
+        if entered && wasLost { canceller.cancel() }
+        return entered ? canceller : nil
+    }
+
+    func leaveNestedBody(_ canceller: CurrentTaskCanceller) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.nestedBodies[ObjectIdentifier(canceller)] = nil
+            guard state.nestedBodies.isEmpty else { return nil }
+            defer { state.lastNestedBodyEnded = nil }
+            return state.lastNestedBodyEnded
+        }
+        waiter?.resume()
+    }
+
+    /// Waits until no nested body runs, then takes no new ones.
+    func closeToNestedBodies() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { state -> Bool in
+                state.closing = true
+                if state.nestedBodies.isEmpty { return true }
+                state.lastNestedBodyEnded = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// An abandoned lease (never released) is counted out of the holders
+    /// when it goes.
+    deinit { end() }
 
     /// Marks the lease over; the first call counts it out of the metrics.
     func end() {

@@ -26,8 +26,8 @@ extension RWLock {
     public enum RestartQuarantine: Sendable, Hashable {
         /// The lock's own ``Options/lease`` (the default).
         case lease
-        /// A fixed time, positive, at most a day: the longest lease of any
-        /// client of the lock.
+        /// A fixed time, at least the lock's lease, at most a day: the longest
+        /// lease of any client of the lock.
         case duration(Duration)
         /// No quarantine: only for servers that persist every write before
         /// acknowledging it (`appendonly yes` with `appendfsync always`), so
@@ -136,6 +136,11 @@ extension RWLock {
             if case .duration(let quarantine) = restartQuarantine {
                 guard quarantine > .zero, quarantine <= .seconds(86_400) else {
                     throw reject("the restart quarantine must be positive and at most a day, got \(quarantine); use .disabled for none")
+                }
+                // Shorter than this lock's own lease, a restart could admit a
+                // second holder beside one of this lock's.
+                guard quarantine >= lease else {
+                    throw reject("the restart quarantine (\(quarantine)) must be at least the lease (\(lease)); use .lease, or .disabled for servers that persist every write")
                 }
             }
         }

@@ -33,7 +33,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> T
     ) async throws -> T {
-        if try reentry(.read) != nil { return try await body() }
+        if let outer = try reentry(.read) { return try await nested(in: outer) { _ in try await body() } }
         let lease = try await acquire(.read, timeout: timeout, waiting: true)!
         return try await hold(lease) { _ in try await body() }
     }
@@ -66,7 +66,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Fence) async throws -> T
     ) async throws -> T {
-        if let outer = try reentry(.write) { return try await body(outer.fence!) }
+        if let outer = try reentry(.write) { return try await nested(in: outer) { try await body($0.fence!) } }
         let lease = try await acquire(.write, timeout: timeout, waiting: true)!
         return try await hold(lease) { fence in try await body(fence!) }
     }
@@ -85,7 +85,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> T
     ) async throws -> T? {
-        if try reentry(.read) != nil { return try await body() }
+        if let outer = try reentry(.read) { return try await nested(in: outer) { _ in try await body() } }
         guard let lease = try await acquire(.read, timeout: nil, waiting: false) else { return nil }
         return try await hold(lease) { _ in try await body() }
     }
@@ -99,7 +99,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Fence) async throws -> T
     ) async throws -> T? {
-        if let outer = try reentry(.write) { return try await body(outer.fence!) }
+        if let outer = try reentry(.write) { return try await nested(in: outer) { try await body($0.fence!) } }
         guard let lease = try await acquire(.write, timeout: nil, waiting: false) else { return nil }
         return try await hold(lease) { fence in try await body(fence!) }
     }
@@ -118,7 +118,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Lease) async throws -> T
     ) async throws -> T {
-        if let outer = try reentry(mode) { return try await body(outer) }
+        if let outer = try reentry(mode) { return try await nested(in: outer) { try await body($0) } }
         let lease = try await acquire(mode, timeout: timeout, waiting: true)!
         return try await hold(lease) { _ in try await body(lease) }
     }
@@ -133,9 +133,29 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Lease) async throws -> T
     ) async throws -> T? {
-        if let outer = try reentry(mode) { return try await body(outer) }
+        if let outer = try reentry(mode) { return try await nested(in: outer) { try await body($0) } }
         guard let lease = try await acquire(mode, timeout: nil, waiting: false) else { return nil }
         return try await hold(lease) { _ in try await body(lease) }
+    }
+
+    /// R5: runs a nested scoped body under the task tree's hold `outer`,
+    /// which is kept (renewed, not released) until the body ends, even if
+    /// the body runs in a task that outlives the outer one (``reentry(_:)``
+    /// entered it).
+    ///
+    /// - Throws: the body's error; `.leaseLost` when the outer lease was lost
+    ///   while the body ran.
+    private func nested<T>(
+        in entered: (lease: Lease, canceller: CurrentTaskCanceller), isolation: isolated (any Actor)? = #isolation,
+        _ body: (Lease) async throws -> T
+    ) async throws -> T {
+        let outer = entered.lease
+        defer { outer.leaveNestedBody(entered.canceller) }
+        let value = try await body(outer)
+        if outer.wasLost {
+            throw RWLockError.leaseLost("\(outer.describe), which this nested call re-entered, was lost while it ran")
+        }
+        return value
     }
 
     /// Runs `body` while a child task keeps `lease` alive, then releases it.
@@ -151,7 +171,10 @@ extension RWLock {
         let canceller = CurrentTaskCanceller()
         // Detached: the renewals must not queue behind `body` on its actor.
         let keeper = Task.detached(priority: Task.currentPriority) {
-            await LeaseKeeper(lease: lease).run(onLoss: { canceller.cancel() })
+            await LeaseKeeper(lease: lease).run(onLoss: {
+                lease.markLost()
+                canceller.cancel()
+            })
         }
         let outcome: Result<T, any Error>
         do {
@@ -161,6 +184,9 @@ extension RWLock {
         } catch {
             outcome = .failure(error)
         }
+        // A nested body in a task that outlived `body` (`Task { }` inherits
+        // the hold) still runs under this lease: keep renewing until it ends.
+        await lease.closeToNestedBodies()
         keeper.cancel()
         let loss = await keeper.value
         lease.end()

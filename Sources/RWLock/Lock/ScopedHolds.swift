@@ -40,13 +40,15 @@ struct ScopedHolds: Sendable {
 }
 
 extension RWLock {
-    /// R5: the hold a scoped call for `mode` re-enters, or nil when the task
-    /// tree holds nothing of this lock and must acquire.
+    /// R5: the hold a scoped call for `mode` re-enters, registered as one of
+    /// its nested bodies (the caller leaves it when done); nil when the task
+    /// tree holds nothing of this lock, or its hold is being released, and
+    /// the call must acquire.
     ///
     /// - Throws: `.wouldDeadlock` for write inside read (the outer reader
     ///   would wait for itself to leave); `.leaseLost` when the outer hold's
     ///   lease can no longer be proven valid.
-    func reentry(_ mode: Lease.Mode) throws -> Lease? {
+    func reentry(_ mode: Lease.Mode) throws -> (lease: Lease, canceller: CurrentTaskCanceller)? {
         guard let outer = ScopedHolds.current.lease(on: self) else { return nil }
         if mode == .write && outer.mode == .read {
             throw RWLockError.wouldDeadlock(
@@ -58,7 +60,7 @@ extension RWLock {
         guard outer.isValid else {
             throw RWLockError.leaseLost("\(outer.describe), which this nested call would re-enter, is no longer valid")
         }
-        return outer
+        return outer.enterNestedBody().map { (outer, $0) }
     }
 
     /// R5 for the explicit `acquireRead`/`acquireWrite`: a new lease would

@@ -155,7 +155,7 @@ final class Subscriber: Sendable {
         }
         await withTaskCancellationHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await withCheckedContinuation { self.register(id, on: channel, $0) } }
+                group.addTask { await withCheckedContinuation { self.register(id, on: channel, since: seen, $0) } }
                 group.addTask { try? await Task.sleep(for: pause) }
                 await group.next()
                 group.cancelAll()
@@ -190,7 +190,13 @@ final class Subscriber: Sendable {
 
     // MARK: - Waiters' side
 
-    private func register(_ id: UInt64, on channel: [UInt8], _ continuation: CheckedContinuation<Void, Never>) {
+    /// Registers waiter `id` on `channel`, or resumes it at once when an
+    /// event came since `seen`: checked under the same lock as the
+    /// registration, so an event between the caller's first look at the
+    /// count and this registration is not missed.
+    private func register(
+        _ id: UInt64, on channel: [UInt8], since seen: UInt64?, _ continuation: CheckedContinuation<Void, Never>
+    ) {
         enum Action { case resumeNow, poke, startThread, nothing }
         let action = state.withLock { state -> Action in
             if state.isShutdown { return .resumeNow }
@@ -198,6 +204,7 @@ final class Subscriber: Sendable {
                 state.entries[id] = nil
                 return .resumeNow
             }
+            if let seen, state.messages[channel, default: 0] != seen { return .resumeNow }
             state.entries[id] = .waiting(channel: channel, continuation)
             let isNewChannel = state.channels[channel] == nil
             state.channels[channel, default: []].insert(id)
@@ -288,6 +295,9 @@ final class Subscriber: Sendable {
             }
             do {
                 if connection?.isBroken ?? true {
+                    // Channels dropped while the connection was down are
+                    // never unsubscribed: forget their events here.
+                    forget(subscribed.subtracting(wanted))
                     subscribed = []
                     connection = nil
                     connection = try HiredisConnection(
@@ -309,8 +319,10 @@ final class Subscriber: Sendable {
                 // look): either way the channel's waiters look again.
                 if case .array(let parts) = try open.nextPushedReply(waitingUpTo: Self.pollInterval, orUntilReadable: wakeRead),
                     parts.count == 3, parts[0] == .bulk("message") || parts[0] == .bulk("subscribe"),
-                    case .bulk(let channel) = parts[1]
+                    case .bulk(let channel) = parts[1], subscribed.contains(channel)
                 {
+                    // (A push still in flight for a channel just unsubscribed
+                    // is ignored: its records were forgotten.)
                     wakeAll(on: channel)
                 }
             } catch {

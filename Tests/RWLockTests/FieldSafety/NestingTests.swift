@@ -119,6 +119,46 @@ extension FieldSafety {
             }
         }
 
+        /// A nested body in an unstructured task (`Task { }` inherits the
+        /// hold) that outlives the outer body keeps the hold: the outer call
+        /// returns, and releases, only once that body is done.
+        @Test func aNestedBodyInAnOutlivingTaskKeepsTheHold() async throws {
+            let lock = try lock()
+            let (go, proceed) = AsyncStream<Void>.makeStream()
+            let inside = Box(false)
+            let innerFence = Box<Fence?>(nil)
+            let bodyReturned = Box(false), callReturned = Box(false)
+            let outer = Task {
+                defer { callReturned.withLock { $0 = true } }
+                return try await lock.withWriteLock(timeout: .seconds(1)) { fence in
+                    Task {
+                        try await lock.withWriteLock(timeout: .milliseconds(200)) { inner in
+                            inside.withLock { $0 = true }
+                            for await _ in go { break }
+                            innerFence.withLock { $0 = inner }
+                        }
+                    }
+                    // Return only once the nested body runs under this hold.
+                    _ = await ProcessProbe.eventually { inside.value }
+                    bodyReturned.withLock { $0 = true }
+                    return fence
+                }
+            }
+            #expect(await ProcessProbe.eventually { bodyReturned.value }, "the outer body never returned")
+            // A negative, so a bounded watch: for 300 ms after the outer body
+            // returned, the outer call must not (it waits for the nested body).
+            #expect(await !ProcessProbe.eventually(within: .milliseconds(300)) { callReturned.value },
+                    "the outer call returned (and released) under a running nested body")
+            let writer = try await lock.inspect().writer
+            #expect(writer != nil, "the hold was released under a running nested body")
+            proceed.yield()
+            proceed.finish()
+            let fence = try await outer.value
+            #expect(innerFence.value == fence, "the nested body ran under another lease")
+            let after = try await lock.inspect().writer
+            #expect(after == nil, "not released after the nested body ended")
+        }
+
         /// A task that outlives the body holds nothing: it acquires afresh.
         @Test func anEscapedTaskAcquiresAfresh() async throws {
             let lock = try lock()
