@@ -16,7 +16,18 @@
 --   {1, lease_ms, 0} granted (also for a retried acquire of a live lease);
 --   {0, wait_ms, 0} not granted, wait_ms hints when to look again.
 -- Upholds S2 (no reader beside a live writer), S3 (intent blocks new readers
--- in prefer-writers mode), S5 (every key it writes carries an expiry).
+-- in prefer-writers mode), S5 (every key it writes carries an expiry). Every
+-- key's type is checked before any write, mostly by the reads the decision
+-- needs (a WRONGTYPE there becomes the lock's error).
+
+local function wrong(index, expected)
+  return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
+    .. ', not a ' .. expected)
+end
+local function check_type(index, expected)
+  local found = redis.call('TYPE', KEYS[index]).ok
+  if found ~= 'none' and found ~= expected then return wrong(index, expected) end
+end
 
 local token, lease, mode, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
@@ -31,42 +42,35 @@ if mode ~= 'prefer-writers' and mode ~= 'prefer-readers' then
 end
 lease, cap = tonumber(lease), tonumber(cap)
 
-local expected = {'hash', 'zset', 'zset', 'zset', 'zset', 'string'}
-for i = 1, 6 do
-  local found = redis.call('TYPE', KEYS[i]).ok
-  if found ~= 'none' and found ~= expected[i] then
-    return redis.error_reply('RWLOCK key ' .. KEYS[i] .. ' holds a ' .. found .. ', not a ' .. expected[i])
-  end
-end
-
-local last_fence = redis.call('GET', KEYS[6])
+local last_fence = redis.pcall('GET', KEYS[6])
+if type(last_fence) == 'table' then return wrong(6, 'string') end
 if last_fence and not string.match(last_fence, '^%d+$') then
   return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
 end
+local writer_left = redis.call('PTTL', KEYS[1])
+if writer_left ~= -2 then
+  if type(redis.pcall('HGET', KEYS[1], 'token')) == 'table' then return wrong(1, 'hash') end
+  if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
+end
+local problem = check_type(3, 'zset') or check_type(4, 'zset')
+if problem then return problem end
 
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
 -- A reader whose lease ended holds nothing: drop it before counting.
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-for _, expired in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
-  redis.call('ZREM', KEYS[5], expired)
-  redis.call('ZREM', KEYS[4], expired)
-end
+if type(redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)) == 'table' then return wrong(2, 'zset') end
+-- The first intent still alive (expired ones hold nobody up).
+local first = redis.pcall('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+if first.err then return wrong(5, 'zset') end
 
 local held = redis.call('ZSCORE', KEYS[2], token)
 if held then
   -- A retried acquire: report the live lease, grant nothing new.
   return {1, tonumber(held) - now, 0}
 end
-
-local writer_left = redis.call('PTTL', KEYS[1])
-if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
 if writer_left > 0 then return {0, writer_left, 0} end
-if mode == 'prefer-writers' then
-  local first = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
-  if first[2] then return {0, tonumber(first[2]) - now, 0} end
-end
+if mode == 'prefer-writers' and first[2] then return {0, tonumber(first[2]) - now, 0} end
 
 local deadline = now + lease
 if cap > 0 then

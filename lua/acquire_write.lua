@@ -18,7 +18,13 @@
 -- Upholds S1 and S2 (no grant beside a live writer or reader), S3 (registers
 -- intent), first-come-first-served among writers, S5, and S6: the fence is
 -- max(last + 1, server time in us), so it still grows after every key of the
--- lock has expired.
+-- lock has expired. Every key's type is checked before any write, mostly by
+-- the reads the decision needs (a WRONGTYPE there becomes the lock's error).
+
+local function wrong(index, expected)
+  return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
+    .. ', not a ' .. expected)
+end
 
 local token, lease, intent, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
@@ -33,31 +39,38 @@ if not string.match(cap, '^%d%d?%d?%d?%d?%d?%d?%d?%d?%d?$') then
 end
 lease, intent, cap = tonumber(lease), tonumber(intent), tonumber(cap)
 
-local expected = {'hash', 'zset', 'zset', 'zset', 'zset', 'string'}
-for i = 1, 6 do
-  local found = redis.call('TYPE', KEYS[i]).ok
-  if found ~= 'none' and found ~= expected[i] then
-    return redis.error_reply('RWLOCK key ' .. KEYS[i] .. ' holds a ' .. found .. ', not a ' .. expected[i])
-  end
-end
-local last_fence = redis.call('GET', KEYS[6])
+local last_fence = redis.pcall('GET', KEYS[6])
+if type(last_fence) == 'table' then return wrong(6, 'string') end
 if last_fence and not string.match(last_fence, '^%d+$') then
   return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
+end
+local writer_left = redis.call('PTTL', KEYS[1])
+local holder = false
+if writer_left ~= -2 then
+  holder = redis.pcall('HGET', KEYS[1], 'token')
+  if type(holder) == 'table' then return wrong(1, 'hash') end
+  if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
+end
+local reader = redis.pcall('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if reader.err then return wrong(2, 'zset') end
+for i = 3, 4 do
+  local found = redis.call('TYPE', KEYS[i]).ok
+  if found ~= 'none' and found ~= 'zset' then return wrong(i, 'zset') end
 end
 
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-for _, expired in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
+local lapsed = redis.pcall('ZRANGEBYSCORE', KEYS[5], '-inf', now)
+if lapsed.err then return wrong(5, 'zset') end
+for _, expired in ipairs(lapsed) do
   redis.call('ZREM', KEYS[5], expired)
   redis.call('ZREM', KEYS[4], expired)
 end
+local head = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
 
-local writer_left = redis.call('PTTL', KEYS[1])
-if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
-if writer_left > 0 and redis.call('HGET', KEYS[1], 'token') == token then
+if writer_left > 0 and holder == token then
   -- A retried acquire: report the live lease and its fence, grant nothing new.
   return {1, writer_left, tonumber(redis.call('HGET', KEYS[1], 'fence'))}
 end
@@ -66,10 +79,9 @@ local wait = 0
 if writer_left > 0 then
   wait = writer_left
 else
-  local reader = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  -- The latest reader deadline; entries whose leases ended give wait <= 0.
   if reader[2] then wait = tonumber(reader[2]) - now end
 end
-local head = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
 if wait > 0 or (head and head ~= token) then
   redis.call('ZADD', KEYS[4], 'NX', now_us, token)
   redis.call('ZADD', KEYS[5], now + intent, token)
@@ -89,6 +101,8 @@ if cap > 0 then deadline = math.min(deadline, now + cap) end
 redis.call('SET', KEYS[6], fence, 'PX', 604800000)
 redis.call('HSET', KEYS[1], 'token', token, 'fence', fence, 'cap', cap > 0 and now + cap or 0)
 redis.call('PEXPIREAT', KEYS[1], deadline)
-redis.call('ZREM', KEYS[4], token)
-redis.call('ZREM', KEYS[5], token)
+if head == token then
+  redis.call('ZREM', KEYS[4], token)
+  redis.call('ZREM', KEYS[5], token)
+end
 return {1, deadline - now, fence}

@@ -11,31 +11,38 @@
 -- REPLY int | error
 --   1 released a live lease; 0 the token held no live lease (nothing changed).
 -- Upholds S4: a stale or foreign token changes nothing and says so.
+-- Keys it does not touch (queue, intents, fence) cannot make it write
+-- wrongly; a wrong-typed writer or readers key aborts before any write, as
+-- the lock's own error, and so does a wrong-typed caps key.
+
+local function wrong(index, expected)
+  return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
+    .. ', not a ' .. expected)
+end
 
 local token = ARGV[1]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
-local expected = {'hash', 'zset', 'zset', 'zset', 'zset', 'string'}
-for i = 1, 6 do
-  local found = redis.call('TYPE', KEYS[i]).ok
-  if found ~= 'none' and found ~= expected[i] then
-    return redis.error_reply('RWLOCK key ' .. KEYS[i] .. ' holds a ' .. found .. ', not a ' .. expected[i])
+
+-- Redis keeps a key until its deadline has passed; the lease ends at it.
+if redis.call('PTTL', KEYS[1]) > 0 then
+  local holder = redis.pcall('HGET', KEYS[1], 'token')
+  if type(holder) == 'table' then return wrong(1, 'hash') end
+  if holder == token then
+    redis.call('DEL', KEYS[1])
+    redis.call('PUBLISH', KEYS[7], 'released')
+    return 1
   end
 end
 
+local deadline = redis.pcall('ZSCORE', KEYS[2], token)
+if type(deadline) == 'table' then return wrong(2, 'zset') end
+if not deadline then return 0 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
--- An expired reader is not a holder: prune first so its release reports 0.
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-
-local released = 0
--- Redis keeps a key until its deadline has passed; the lease ends at it.
-if redis.call('PTTL', KEYS[1]) > 0 and redis.call('HGET', KEYS[1], 'token') == token then
-  redis.call('DEL', KEYS[1])
-  released = 1
-end
-if redis.call('ZREM', KEYS[2], token) == 1 then
-  redis.call('ZREM', KEYS[3], token)
-  released = 1
-end
-if released == 1 then redis.call('PUBLISH', KEYS[7], 'released') end
-return released
+-- An expired reader is not a holder: its release reports 0.
+if tonumber(deadline) <= now then return 0 end
+-- The caps entry first: a wrong-typed caps key fails here, before any write.
+if type(redis.pcall('ZREM', KEYS[3], token)) == 'table' then return wrong(3, 'zset') end
+redis.call('ZREM', KEYS[2], token)
+redis.call('PUBLISH', KEYS[7], 'released')
+return 1

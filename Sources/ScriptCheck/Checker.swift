@@ -61,7 +61,7 @@ public enum Checker {
                 report.counterexample = Counterexample(violation: violation, actions: [], steps: [], seed: options.seed,
                                                        phase: "foreign-state", config: options.exhaustive)
             }
-            report.foreignStatesChecked = ForeignState.plants().count
+            report.foreignStatesChecked = ForeignState.stateCount
             if report.counterexample == nil {
                 report.counterexample = explorer.exhaustive(options.exhaustive, stateLimit: options.stateLimit)
             }

@@ -1,6 +1,9 @@
 /// The fault model's "corrupted or foreign state": lock keys of the wrong
 /// type or holding garbage. Every script must answer with an error or a
-/// refusal, never a grant, and never run away.
+/// refusal, never a grant, never run away, and never fail halfway (an error
+/// leaves the keys as they were). The acquires and inspect report every
+/// corruption; the other scripts report a wrong-typed key they would touch,
+/// and leave one they do not touch as it was.
 enum ForeignState {
     /// One planted state: commands that set it up, and what it is.
     struct Plant {
@@ -12,6 +15,10 @@ enum ForeignState {
         /// the fence or a writer without expiry concerns only acquires.
         var wrongType: Bool { !name.contains("garbage") && !name.contains("negative") && !name.contains("expiry") }
     }
+
+    /// How many corrupted states ``check(scripts:engine:config:)`` plants:
+    /// each plant on an empty lock and beside two kinds of live lease.
+    static var stateCount: Int { plants().count * 3 }
 
     static func plants() -> [Plant] {
         let key = { (index: Int) in String(decoding: World.keys[index], as: UTF8.self) }
@@ -28,6 +35,11 @@ enum ForeignState {
         ]
     }
 
+    /// `name`'s snapshot in `redis`, nil when absent.
+    private static func key(_ name: String, in redis: MockRedis) -> KeySnapshot? {
+        redis.snapshot().first { $0.key == Array(name.utf8) }
+    }
+
     static func check(scripts: LockScripts, engine: ScriptEngine, config: ExplorationConfig) -> Violation? {
         // The channel is a pub/sub name, not a stored key: a stray key of that
         // name (any type) must not stop the lock.
@@ -41,28 +53,62 @@ enum ForeignState {
                 return Violation(invariant: "S7", message: "with a stray key at the channel's name, \(operation.rawValue).lua failed: \(text)")
             }
         }
-        for plant in plants() {
+        // Each corruption is planted on an empty lock, and beside a live
+        // lease of the token the scripts are called with (a capped write
+        // lease, a capped read lease), so the paths a holder's release, renew
+        // or downgrade takes (caps included) meet it too.
+        let holdings: [(name: String, operation: LockOperation?, spec: ClientSpec)] = [
+            ("", nil, ClientSpec(.writer)),
+            (" beside its capped write lease", .acquireWrite, ClientSpec(.writer, capMs: config.leaseMs * 4)),
+            (" beside its capped read lease", .acquireRead, ClientSpec(.reader, capMs: config.leaseMs * 4)),
+        ]
+        for basePlant in plants() {
+            for holding in holdings {
+            let plant = Plant(name: basePlant.name + holding.name, commands: basePlant.commands)
             for operation in [LockOperation.acquireRead, .acquireWrite, .renew, .downgrade, .release, .withdraw, .inspect] {
                 var world = World(clientCount: 1)
+                if let acquire = holding.operation {
+                    _ = world.run(acquire, arguments: World.arguments(acquire, token: "ghost", spec: holding.spec, config: config),
+                                  scripts: scripts, engine: engine)
+                }
+                // Beside a lease, the corrupted key replaces what was there.
+                if holding.operation != nil { _ = world.redis.execute([Array("DEL".utf8), Array(plant.key.utf8)]) }
                 for command in plant.commands { _ = world.redis.execute(command.map { Array($0.utf8) }) }
+                let planted = world.redis
                 let spec = ClientSpec(operation == .acquireRead ? .reader : .writer)
                 let arguments = World.arguments(operation, token: "ghost", spec: spec, config: config)
                 let run = world.run(operation, arguments: arguments, scripts: scripts, engine: engine)
                 if let problem = run.problems.first {
                     return Violation(invariant: "S7", message: "with \(plant.name), \(operation.rawValue).lua \(problem)")
                 }
-                let granted = Oracle.integers(run.reply).first == 1
+                // A retried acquire of the lease the token already holds only
+                // reports it: that is no new grant.
+                let granted = Oracle.integers(run.reply).first == 1 && operation != holding.operation
                 if granted && (operation == .acquireRead || operation == .acquireWrite) {
                     return Violation(invariant: "S7", message: "with \(plant.name), \(operation.rawValue).lua granted a lease instead of reporting the corruption: \(Timeline.describe(run.reply))")
                 }
-                // A clear error: the lock's own, naming the corrupted key.
-                let mustReport = plant.wrongType || operation == .acquireRead || operation == .acquireWrite
+                // No partial write: a script that fails leaves the keys as it found them.
+                if case .error = run.reply, world.redis != planted {
+                    return Violation(invariant: "S7", message: "with \(plant.name), \(operation.rawValue).lua failed after changing the lock's keys")
+                }
+                // A clear error, the lock's own, naming the corrupted key: from
+                // the acquires and inspect always; from the other scripts when
+                // they would touch the key (a release, renew, downgrade or
+                // withdraw that never reads it may succeed, leaving it as it was).
+                let retryReport = operation == holding.operation && Oracle.integers(run.reply).first == 1
+                let mustReport = ((operation == .acquireRead || operation == .acquireWrite) && !retryReport)
                     || (operation == .inspect && !plant.name.contains("expiry"))
-                if mustReport {
-                    guard case .error(let text) = run.reply, text.hasPrefix("RWLOCK "), text.contains(plant.key) else {
+                let mayReport = plant.wrongType
+                if case .error(let text) = run.reply {
+                    guard (mustReport || mayReport), text.hasPrefix("RWLOCK "), text.contains(plant.key) else {
                         return Violation(invariant: "S7", message: "with \(plant.name), \(operation.rawValue).lua replied \(Timeline.describe(run.reply)), not an RWLOCK error naming \(plant.key)")
                     }
+                } else if mustReport {
+                    return Violation(invariant: "S7", message: "with \(plant.name), \(operation.rawValue).lua replied \(Timeline.describe(run.reply)), not an RWLOCK error naming \(plant.key)")
+                } else if mayReport && key(plant.key, in: world.redis) != key(plant.key, in: planted) {
+                    return Violation(invariant: "S7", message: "with \(plant.name), \(operation.rawValue).lua changed the wrong-typed key \(plant.key) instead of reporting it")
                 }
+            }
             }
         }
         return nil
