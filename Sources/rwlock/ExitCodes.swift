@@ -13,8 +13,9 @@ enum Exit {
     /// Redis could not be reached, the connection broke, or (with
     /// --replicas) too few replicas confirmed the grant (EX_UNAVAILABLE).
     static let noConnection: Int32 = 69
-    /// The lease was lost while COMMAND ran; COMMAND was sent SIGTERM, then
-    /// SIGKILL after a grace period (EX_SOFTWARE).
+    /// The lease was lost, or not renewed in time, while COMMAND ran;
+    /// COMMAND's process group was stopped before another holder could be
+    /// granted (EX_SOFTWARE).
     static let leaseLost: Int32 = 70
     /// The lock was not granted: within --timeout, or at once with
     /// --no-wait (EX_TEMPFAIL); -E replaces it.
@@ -40,7 +41,8 @@ enum Exit {
                confirmed the grant (it was released unused)
           70   lease lost, or not renewed in time, while COMMAND ran: COMMAND's
                whole process group got SIGTERM --kill-grace before the lease's
-               validity ended and SIGKILL when it ended
+               validity ended and SIGKILL when it ended (SIGKILL at once when
+               the lease was found lost)
           75   not granted: timed out (--timeout), or held (--no-wait);
                -E/--conflict-exit-code N makes it N
           76   Redis replied with an error or an unexpected reply
