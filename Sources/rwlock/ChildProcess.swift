@@ -115,7 +115,18 @@ final class ChildProcess: Sendable {
         let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
             let thread = Thread {
                 var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                while true {
+                    let result = waitpid(pid, &status, WUNTRACED)
+                    if result == -1 && errno == EINTR { continue }
+                    // Stopped (Ctrl-Z reaches COMMAND's group, not rwlock):
+                    // a holder is not suspended, since rwlock would keep its
+                    // lease while the shell could not manage the job; resume it.
+                    if result == pid && status & 0xff == 0x7f {
+                        _ = SwiftGlibc.kill(-pid, SIGCONT)
+                        continue
+                    }
+                    break
+                }
                 continuation.resume(returning: status)
             }
             thread.start()
