@@ -157,3 +157,45 @@ extension ClusterTests.Routing {
         #expect(try await RWLock(name: name, client: client).inspect().writer == nil, "the unconfirmed grant was released")
     }
 }
+
+extension ClusterTests.Routing {
+    /// R3 per master: one master set to evict (`maxmemory` with
+    /// `allkeys-lru`) refuses the locks it serves with `.unsafeServer`, while
+    /// a lock on another master is granted by the same client.
+    @Test func anEvictingMasterRefusesOnlyItsOwnLocks() async throws {
+        let layout = try await ClusterFixture.layout()
+        let evicting = try #require(layout.map.masters.sorted { $0.port < $1.port }.first)
+        let other = try #require(layout.map.masters.first { $0 != evicting })
+        let admin = ClusterFixture.admin(evicting)
+        defer { admin.shutdown() }
+        _ = try await admin.send(["CONFIG", "SET", "maxmemory", "1gb"])
+        _ = try await admin.send(["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"])
+        // A new client: its connections read INFO afresh.
+        let client = try ClusterFixture.client()
+        defer { client.shutdown() }
+        let outcome: Result<Void, any Error>
+        do {
+            try await refusesOnlyOnTheEvictingMaster(client, evicting, other, layout)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        // Restored before the next test: the suite's other tests share the cluster.
+        _ = try await admin.send(["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+        _ = try await admin.send(["CONFIG", "SET", "maxmemory", "0"])
+        try outcome.get()
+    }
+
+    private func refusesOnlyOnTheEvictingMaster(
+        _ client: RedisClient, _ evicting: NodeAddress, _ other: NodeAddress, _ layout: ClusterFixture.Layout
+    ) async throws {
+        let options = RWLock.Options(restartQuarantine: .disabled)
+        let refused = try RWLock(name: ClusterFixture.name(on: evicting, uniqueName(), layout: layout), client: client, options: options)
+        let error = await #expect(throws: RWLockError.self) { _ = try await refused.acquireWrite(timeout: .seconds(5)) }
+        #expect(error?.kind == .unsafeServer, "\(String(describing: error))")
+        #expect(error.map(String.init(describing:))?.contains("allkeys-lru") == true)
+        let granted = try RWLock(name: ClusterFixture.name(on: other, uniqueName(), layout: layout), client: client, options: options)
+        let fence = try await granted.withWriteLock(timeout: .seconds(5)) { fence in fence }
+        #expect(fence.value > 0, "the lock on \(other) was refused too")
+    }
+}
