@@ -1,3 +1,4 @@
+import Foundation
 import RWLock
 
 /// Server CPU per cycle, from `INFO commandstats` deltas on the server the
@@ -10,8 +11,13 @@ import RWLock
 /// Cycles run one at a time on one connection, and nothing else runs on the
 /// bench's server meanwhile.
 enum ServerCPU {
-    static let compareAndDelete =
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+    /// The mutex's compare-and-delete script, from the package's
+    /// `lua/bench/`: lua/ holds every script, so none is written in Swift.
+    static func compareAndDelete() throws -> String {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../lua/bench/mutex_release.lua").standardizedFileURL
+        return try String(contentsOf: file, encoding: .utf8)
+    }
 
     static func run(_ client: RedisClient, prefix: String, report: Report, cycles: Int) async throws {
         let lock = try RWLock(name: "\(prefix):cpu", client: client)
@@ -23,7 +29,7 @@ enum ServerCPU {
             report.add(Measurement(metric: "server_cpu_\(mode == .write ? "write" : "read")_cycle", p50: cost,
                                    p99: nil, opsPerSecond: nil, note: "server µs per cycle (mean), \(cycles) cycles"))
         }
-        guard let sha = try await client.benchmarkCommand(["SCRIPT", "LOAD", compareAndDelete]) else {
+        guard let sha = try await client.benchmarkCommand(["SCRIPT", "LOAD", try compareAndDelete()]) else {
             throw BenchError("SCRIPT LOAD returned nil")
         }
         let key = "\(prefix):mutex"

@@ -69,36 +69,37 @@ say("\n== targets (same run)")
 @MainActor func ops(_ metric: String) -> Double? { report[metric]?.opsPerSecond }
 func verdict(_ met: Bool) -> String { met ? "MET" : "MISSED" }
 func line(_ text: String) { say(text) }
-for mode in ["write", "read"] {
-    if let cycle = p50("\(mode)_cycle"), let floor = p50("floor_cycle_2x_evalsha") {
-        let ratio = cycle / floor
-        line("\(mode) cycle p50 / floor (2 x EVALSHA) p50 = \(Measurement.format(cycle)) / \(Measurement.format(floor)) = \(String(format: "%.2f", ratio)) (target <= 1.25): \(verdict(ratio <= 1.25))")
-    }
-    if let cycle = p50("\(mode)_cycle"), let peer = p50("peer_redis_py_lock_cycle") {
-        line("\(mode) cycle p50 / redis-py Lock cycle p50 = \(String(format: "%.2f", cycle / peer)) (target <= 0.8): \(verdict(cycle / peer <= 0.8))")
-    }
+/// One target: `numerator / denominator` against `limit`, printed with
+/// both figures; nothing when either was not measured.
+enum Bound {
+    case atMost(Double), atLeast(Double)
 }
-if let wait = report["writer_wait_reader_flood"], let handoff = p50("handoff_pubsub"), let p50Wait = wait.p50, let p99Wait = wait.p99 {
-    line("writer wait under reader flood p50 / handoff p50 = \(String(format: "%.1f", p50Wait / handoff)) (target <= 4): \(verdict(p50Wait / handoff <= 4))")
-    line("writer wait under reader flood p99 / handoff p50 = \(String(format: "%.1f", p99Wait / handoff)) (target <= 10): \(verdict(p99Wait / handoff <= 10))")
-}
-if let reads = ops("read_throughput_16"), let bare = ops("evalsha_throughput_16") {
-    line("16-task read grants / half the 16-task EVALSHA rate = \(String(format: "%.2f", reads / (bare / 2))) (target >= 0.7): \(verdict(reads / (bare / 2) >= 0.7))")
-}
-if let mixed = ops("rw90_10_throughput_16"), let reads = ops("read_throughput_16") {
-    line("90/10 grants at 16 tasks / read-only at 16 = \(String(format: "%.2f", mixed / reads)) (target >= 0.3): \(verdict(mixed / reads >= 0.3))")
-}
-if let four = ops("rw90_10_throughput_4"), let one = ops("rw90_10_throughput_1") {
-    line("90/10 grants at 4 tasks / at 1 task = \(String(format: "%.2f", four / one)) (target >= 1.0): \(verdict(four / one >= 1.0))")
+func target(_ label: String, _ numerator: Double?, _ denominator: Double?, _ goal: Bound) {
+    guard let numerator, let denominator, denominator > 0 else { return }
+    let ratio = numerator / denominator
+    let (bound, met) =
+        switch goal {
+        case .atMost(let limit): ("<= \(limit)", ratio <= limit)
+        case .atLeast(let limit): (">= \(limit)", ratio >= limit)
+        }
+    line("\(label) = \(Measurement.format(numerator)) / \(Measurement.format(denominator)) = \(String(format: "%.2f", ratio)) (target \(bound)): \(verdict(met))")
 }
 for mode in ["write", "read"] {
-    if let lock = p50("server_cpu_\(mode)_cycle"), let mutex = p50("server_cpu_mutex_cycle") {
-        line("server CPU per \(mode) cycle / mutex cycle = \(Measurement.format(lock)) / \(Measurement.format(mutex)) us = \(String(format: "%.2f", lock / mutex))x (target <= 3): \(verdict(lock / mutex <= 3))")
-    }
+    target("\(mode) cycle p50 / floor (2 x EVALSHA) p50", p50("\(mode)_cycle"), p50("floor_cycle_2x_evalsha"), .atMost(1.25))
+    target("\(mode) cycle p50 / redis-py Lock cycle p50", p50("\(mode)_cycle"), p50("peer_redis_py_lock_cycle"), .atMost(0.8))
 }
-if let pubsub = p50("handoff_pubsub"), let polling = p50("handoff_polling") {
+let handoff = p50("handoff_pubsub")
+target("writer wait under reader flood p50 / handoff p50", report["writer_wait_reader_flood"]?.p50, handoff, .atMost(4))
+target("writer wait under reader flood p99 / handoff p50", report["writer_wait_reader_flood"]?.p99, handoff, .atMost(10))
+target("16-task read grants / half the 16-task EVALSHA rate", ops("read_throughput_16"), ops("evalsha_throughput_16").map { $0 / 2 }, .atLeast(0.7))
+target("90/10 grants at 16 tasks / read-only at 16", ops("rw90_10_throughput_16"), ops("read_throughput_16"), .atLeast(0.3))
+target("90/10 grants at 4 tasks / at 1 task", ops("rw90_10_throughput_4"), ops("rw90_10_throughput_1"), .atLeast(1.0))
+for mode in ["write", "read"] {
+    target("server CPU us per \(mode) cycle / mutex cycle", p50("server_cpu_\(mode)_cycle"), p50("server_cpu_mutex_cycle"), .atMost(3))
+}
+target("handoff polling p50 / pub/sub p50", p50("handoff_polling"), handoff, .atLeast(5))
+if let pubsub = handoff {
     line("handoff p50 = \(Measurement.format(pubsub)) us (target <= 1000): \(verdict(pubsub <= 1000))")
-    line("handoff polling / pub/sub p50 = \(String(format: "%.1f", polling / pubsub))x (target >= 5x): \(verdict(polling / pubsub >= 5))")
 }
 if let cluster = p50("cluster_write_cycle"), let single = p50("write_cycle") {
     line("cluster write cycle p50 / single-server write cycle p50 = \(String(format: "%.2f", cluster / single)) (cost of routing; no target)")

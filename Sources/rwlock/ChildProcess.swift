@@ -152,7 +152,7 @@ final class ChildProcess: Sendable {
                 var emptyScans = 0
                 while groupExists() {
                     if look % 10 == 0 {
-                        emptyScans = hasLiveMembers() ? 0 : emptyScans + 1
+                        emptyScans = Self.liveProcessExists(inGroup: pid) ? 0 : emptyScans + 1
                         if emptyScans >= 2 { break }
                     }
                     usleep(10_000)
@@ -165,25 +165,14 @@ final class ChildProcess: Sendable {
         }
     }
 
-    /// Whether any process of the group is still alive. A member that has
-    /// exited but was not yet reaped by its new parent (a zombie) runs no
-    /// code and does not count.
-    func hasLiveMembers() -> Bool {
-        guard groupExists() else { return false }
-        #if os(Linux)
-        return Self.liveProcessExists(inGroup: pid)
-        #else
-        return true
-        #endif
-    }
-
     /// Whether the group has any member at all, zombies included.
     private func groupExists() -> Bool {
         !(kill(-pid, 0) == -1 && errno == ESRCH)
     }
 
-    #if os(Linux)
-    /// Scans /proc for a process of group `group` that is not a zombie.
+    /// Scans /proc for a process of group `group` that is not a zombie: a
+    /// member that exited but was not yet reaped by its new parent runs no
+    /// code and does not count.
     /// A scan that sees no member at all (while kill(2) says there is one:
     /// /proc hidden or of another namespace) proves nothing: true.
     private static func liveProcessExists(inGroup group: pid_t) -> Bool {
@@ -201,5 +190,4 @@ final class ChildProcess: Sendable {
         }
         return !sawMember
     }
-    #endif
 }

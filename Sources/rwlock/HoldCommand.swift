@@ -96,7 +96,7 @@ struct HoldOptions: ParsableArguments {
     /// The lock's options: the lease, and replicated grants with a WAIT
     /// short enough to leave the lease useful and the client's 2 s command
     /// timeout unhit.
-    func lockOptions(_ mode: Lease.Mode, preferReaders: Bool) -> RWLock.Options {
+    func lockOptions(preferReaders: Bool) -> RWLock.Options {
         var options = RWLock.Options(lease: lease)
         options.hardCap = cap
         options.preference = preferReaders ? .readers : .writers
@@ -188,7 +188,7 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool)
     let lock: RWLock
     do {
         let client = try RedisClient(url: options.url)
-        lock = try RWLock(name: options.name, client: client, options: options.lockOptions(mode, preferReaders: preferReaders))
+        lock = try RWLock(name: options.name, client: client, options: options.lockOptions(preferReaders: preferReaders))
     } catch {
         Exit.fail(error)
     }

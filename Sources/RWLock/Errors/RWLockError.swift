@@ -88,9 +88,6 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
     /// be opened, or no node served its slot): the acquire loop then knows
     /// this attempt left nothing on the server to clean up.
     var commandDidNotRun = false
-    /// Set on the `.leaseLost` of a renewal the server refused while the
-    /// lease was still held (for the metrics of failed renewals).
-    var refusedRenewal = false
 
     private init(_ code: Code) { self.code = code }
 

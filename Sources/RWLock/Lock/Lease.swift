@@ -96,15 +96,16 @@ public final class Lease: Sendable {
             try await sendRenew()
         } catch {
             // A renewal whose lease ended while it was on its way (released,
-            // or lost at its deadline) is a straggler, not a failure.
-            if !hasEnded || lossReportedByThisRenewal(error) { lock.metrics.renewalFailed(grantedMode) }
+            // or lost at its deadline: the keeper gave up waiting for it) is
+            // a straggler: neither a failed renewal nor a new loss.
+            let straggler = hasEnded
+            if (error as? RWLockError)?.kind == .leaseLost {
+                end()
+                if !straggler { reportLoss() }
+            }
+            if !straggler { lock.metrics.renewalFailed(grantedMode) }
             throw error
         }
-    }
-
-    /// Whether `error` is this lease's refused renewal, which ended it.
-    private func lossReportedByThisRenewal(_ error: any Error) -> Bool {
-        (error as? RWLockError)?.refusedRenewal == true
     }
 
     private func sendRenew() async throws {
@@ -113,17 +114,8 @@ public final class Lease: Sendable {
             .renew, arguments: [Array(token.utf8), lock.options.lease.millisecondArgument])
         let (renewed, milliseconds) = try ScriptReply.pair(reply, from: .renew)
         guard renewed == 1 else {
-            // Refused after its holder ended the lease (a straggler the keeper
-            // abandoned at release): nothing was lost.
-            let endedMeanwhile = hasEnded
-            end()
             lock.logger.debug("renew refused: lease lost", metadata: ["rwlock.token": .string(token)])
-            var error = RWLockError.leaseLost("the server no longer holds \(describe) (it expired or was released)")
-            if !endedMeanwhile {
-                reportLoss()
-                error.refusedRenewal = true
-            }
-            throw error
+            throw RWLockError.leaseLost("the server no longer holds \(describe) (it expired or was released)")
         }
         try extend(sent: sent, grantedMilliseconds: milliseconds, unlessUnconfirmed: unconfirmed, by: "renewed")
         lock.logger.trace("renewed", metadata: ["rwlock.token": .string(token), "rwlock.lease_ms": "\(milliseconds)"])

@@ -17,7 +17,7 @@ import CoreMetrics
 /// every metric also carries `lock` = the lock's name; off by default, as
 /// each name is a time series of its own.
 struct LockMetrics: Sendable {
-    enum Outcome: String, CaseIterable {
+    enum Outcome: String, CaseIterable, Hashable {
         case granted
         case timedOut = "timed_out"
         case cancelled
@@ -26,7 +26,7 @@ struct LockMetrics: Sendable {
     }
 
     private struct PerMode: Sendable {
-        let waits: [String: Timer]
+        let waits: [Outcome: Timer]
         let hold: Timer
         let leasesLost: Counter
         let renewalsFailed: Counter
@@ -42,7 +42,7 @@ struct LockMetrics: Sendable {
             let base = [("mode", mode)] + (includeName ? [("lock", lockName)] : [])
             return PerMode(
                 waits: Dictionary(uniqueKeysWithValues: Outcome.allCases.map {
-                    ($0.rawValue, Timer(label: "rwlock_acquire_wait", dimensions: base + [("outcome", $0.rawValue)], factory: factory))
+                    ($0, Timer(label: "rwlock_acquire_wait", dimensions: base + [("outcome", $0.rawValue)], factory: factory))
                 }),
                 hold: Timer(label: "rwlock_hold", dimensions: base, factory: factory),
                 leasesLost: Counter(label: "rwlock_leases_lost", dimensions: base, factory: factory),
@@ -57,7 +57,7 @@ struct LockMetrics: Sendable {
     private func metrics(_ mode: Lease.Mode) -> PerMode { mode == .read ? read : write }
 
     func acquireEnded(_ mode: Lease.Mode, _ outcome: Outcome, after wait: Duration) {
-        metrics(mode).waits[outcome.rawValue]!.recordNanoseconds(wait.nanoseconds)
+        metrics(mode).waits[outcome]!.recordNanoseconds(wait.nanoseconds)
     }
 
     /// One more waiter (`change` +1) or one fewer (-1).

@@ -50,17 +50,14 @@ extension RWLock {
             metrics.acquireEnded(mode, lease == nil ? .refused : .granted, after: .now - started)
             lease?.startHolding()
             return lease
-        } catch let error as RWLockError {
+        } catch {
             let outcome: LockMetrics.Outcome =
-                switch error.kind {
+                switch (error as? RWLockError)?.kind {
                 case .timedOut: .timedOut
                 case .cancelled: .cancelled
                 default: .failed
                 }
             metrics.acquireEnded(mode, outcome, after: .now - started)
-            throw error
-        } catch {
-            metrics.acquireEnded(mode, .failed, after: .now - started)
             throw error
         }
     }

@@ -33,9 +33,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> T
     ) async throws -> T {
-        if let outer = try reentry(.read) { return try await nested(in: outer) { _ in try await body() } }
-        let lease = try await acquire(.read, timeout: timeout, waiting: true)!
-        return try await hold(lease) { _ in try await body() }
+        try await scoped(.read, timeout: timeout, waiting: true) { _ in try await body() }!
     }
 
     /// Runs `body` holding the write lease, and returns its value; `body`
@@ -66,9 +64,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Fence) async throws -> T
     ) async throws -> T {
-        if let outer = try reentry(.write) { return try await nested(in: outer) { try await body($0.fence!) } }
-        let lease = try await acquire(.write, timeout: timeout, waiting: true)!
-        return try await hold(lease) { fence in try await body(fence!) }
+        try await scoped(.write, timeout: timeout, waiting: true) { lease in try await body(lease.fence!) }!
     }
 
     /// Runs `body` under a read lease if one is granted at once; returns
@@ -85,9 +81,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> T
     ) async throws -> T? {
-        if let outer = try reentry(.read) { return try await nested(in: outer) { _ in try await body() } }
-        guard let lease = try await acquire(.read, timeout: nil, waiting: false) else { return nil }
-        return try await hold(lease) { _ in try await body() }
+        try await scoped(.read, timeout: nil, waiting: false) { _ in try await body() }
     }
 
     /// Runs `body` under the write lease if it is granted at once; returns
@@ -99,9 +93,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Fence) async throws -> T
     ) async throws -> T? {
-        if let outer = try reentry(.write) { return try await nested(in: outer) { try await body($0.fence!) } }
-        guard let lease = try await acquire(.write, timeout: nil, waiting: false) else { return nil }
-        return try await hold(lease) { fence in try await body(fence!) }
+        try await scoped(.write, timeout: nil, waiting: false) { lease in try await body(lease.fence!) }
     }
 
     /// Runs `body` holding a lease of `mode`, like ``withReadLock(timeout:isolation:_:)``
@@ -118,9 +110,7 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Lease) async throws -> T
     ) async throws -> T {
-        if let outer = try reentry(mode) { return try await nested(in: outer) { try await body($0) } }
-        let lease = try await acquire(mode, timeout: timeout, waiting: true)!
-        return try await hold(lease) { _ in try await body(lease) }
+        try await scoped(mode, timeout: timeout, waiting: true, body)!
     }
 
     /// ``withLease(_:timeout:isolation:_:)`` if a lease of `mode` is granted
@@ -133,9 +123,20 @@ extension RWLock {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Lease) async throws -> T
     ) async throws -> T? {
-        if let outer = try reentry(mode) { return try await nested(in: outer) { try await body($0) } }
-        guard let lease = try await acquire(mode, timeout: nil, waiting: false) else { return nil }
-        return try await hold(lease) { _ in try await body(lease) }
+        try await scoped(mode, timeout: nil, waiting: false, body)
+    }
+
+    /// Every scoped form: re-enters the task tree's hold of this lock (R5),
+    /// or acquires (waiting, or trying once) and holds; `body` gets the
+    /// lease it runs under. Nil only when `waiting` is false and the lock
+    /// was not free.
+    private func scoped<T>(
+        _ mode: Lease.Mode, timeout: Duration?, waiting: Bool, isolation: isolated (any Actor)? = #isolation,
+        _ body: (Lease) async throws -> T
+    ) async throws -> T? {
+        if let outer = try reentry(mode) { return try await nested(in: outer, body) }
+        guard let lease = try await acquire(mode, timeout: timeout, waiting: waiting) else { return nil }
+        return try await hold(lease, body)
     }
 
     /// R5: runs a nested scoped body under the task tree's hold `outer`,
@@ -166,7 +167,7 @@ extension RWLock {
     private func hold<T>(
         _ lease: Lease,
         isolation: isolated (any Actor)? = #isolation,
-        _ body: (Fence?) async throws -> T
+        _ body: (Lease) async throws -> T
     ) async throws -> T {
         let canceller = CurrentTaskCanceller()
         // Detached: the renewals must not queue behind `body` on its actor.
@@ -179,7 +180,7 @@ extension RWLock {
         let outcome: Result<T, any Error>
         do {
             outcome = .success(try await ScopedHolds.$current.withValue(ScopedHolds.current.adding(lease)) {
-                try await body(lease.fence)
+                try await body(lease)
             })
         } catch {
             outcome = .failure(error)

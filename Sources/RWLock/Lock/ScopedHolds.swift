@@ -27,7 +27,8 @@ struct ScopedHolds: Sendable {
     /// An ended one belongs to a body that has returned (seen from a task
     /// that outlived it), which holds nothing any more.
     func lease(on lock: RWLock) -> Lease? {
-        guard let lease = leases[Identity(lock)], !lease.hasEnded else { return nil }
+        // Most calls hold nothing: skip hashing the deployment.
+        guard !leases.isEmpty, let lease = leases[Identity(lock)], !lease.hasEnded else { return nil }
         return lease
     }
 

@@ -286,7 +286,9 @@ final class Subscriber: Sendable {
             drainWakePipe()
             let (stop, wanted) = state.withLock { state in
                 let now = ContinuousClock.now
-                state.lingering = state.lingering.filter { $0.value > now }
+                if state.lingering.values.contains(where: { $0 <= now }) {
+                    state.lingering = state.lingering.filter { $0.value > now }
+                }
                 return (state.isShutdown, Set(state.channels.keys).union(state.watched.keys).union(state.lingering.keys))
             }
             if stop {
@@ -344,11 +346,6 @@ final class Subscriber: Sendable {
                 state.lastEvent[channel] = nil
             }
         }
-    }
-
-    /// Channels subscribed now, or about to be (tests, diagnostics).
-    var activeChannels: Set<[UInt8]> {
-        state.withLock { Set($0.channels.keys).union($0.watched.keys).union($0.lingering.keys) }
     }
 
     private func drainWakePipe() {
