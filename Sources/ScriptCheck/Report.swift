@@ -27,10 +27,17 @@ extension CheckReport {
         }
         lines.append("exhaustive: depth \(depth) (and depth \(max(depth - 2, 0)) with one lost acquire reply per schedule), \(exhaustive.states) distinct states, \(exhaustive.schedules) schedules at the bound, \(exhaustive.steps) steps (\(exhaustive.scriptRuns) script runs, \(exhaustive.lostReplies) lost replies, \(exhaustive.crashes) crashes, \(exhaustive.timeJumps) time jumps), \(exhaustive.probes) liveness probes")
         lines.append("random: seed \(seed), \(random.schedules) schedules, \(random.steps) steps (\(random.scriptRuns) script runs, \(random.lostReplies) lost replies, \(random.crashes) crashes, \(random.timeJumps) time jumps), \(random.probes) liveness probes")
-        lines.append(String(format: "took %.1f s, peak memory %.0f MiB", seconds, Double(peakMemoryBytes) / 1_048_576))
+        lines.append(String(format: "took %.1f s, peak memory %.0f MiB; explored %.0f states/s and %.0f steps/s, %d script runs served from the run memo",
+                            seconds, Double(peakMemoryBytes) / 1_048_576, statesPerSecond, stepsPerSecond,
+                            exhaustive.memoHits + random.memoHits))
         lines.append(exitCode == 0 ? "OK: S1–S7 hold on every explored schedule" : "FAILED")
         return lines.joined(separator: "\n")
     }
+
+    /// Distinct states (exhaustive) per second of the whole run.
+    public var statesPerSecond: Double { seconds > 0 ? Double(exhaustive.states) / seconds : 0 }
+    /// Steps (exhaustive and random) per second of the whole run.
+    public var stepsPerSecond: Double { seconds > 0 ? Double(exhaustive.steps + random.steps) / seconds : 0 }
 
     /// The report as one JSON object.
     public func json() -> String {
@@ -44,6 +51,8 @@ extension CheckReport {
             "foreign_states": foreignStatesChecked,
             "seconds": seconds,
             "peak_memory_bytes": peakMemoryBytes,
+            "states_per_second": statesPerSecond,
+            "steps_per_second": stepsPerSecond,
         ]
         if let counterexample {
             object["violation"] = [
@@ -68,6 +77,7 @@ extension CheckReport {
             "states": coverage.states, "schedules": coverage.schedules, "steps": coverage.steps,
             "script_runs": coverage.scriptRuns, "lost_replies": coverage.lostReplies,
             "crashes": coverage.crashes, "time_jumps": coverage.timeJumps, "probes": coverage.probes,
+            "memo_hits": coverage.memoHits,
         ]
         object.merge(extra) { $1 }
         return object

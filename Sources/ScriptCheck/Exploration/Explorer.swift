@@ -11,6 +11,9 @@ public struct Coverage: Hashable, Sendable {
     public var crashes = 0
     public var timeJumps = 0
     public var probes = 0
+    /// Script runs (of `scriptRuns` and the probes') served from the run
+    /// memo instead of run again: the same script on the same state.
+    public var memoHits = 0
 
     mutating func add(_ other: Coverage) {
         states += other.states
@@ -21,6 +24,7 @@ public struct Coverage: Hashable, Sendable {
         crashes += other.crashes
         timeJumps += other.timeJumps
         probes += other.probes
+        memoHits += other.memoHits
     }
 
     mutating func count(_ action: Action) {
@@ -42,11 +46,36 @@ public struct Coverage: Hashable, Sendable {
 public final class Explorer {
     let scripts: LockScripts
     let engine: ScriptEngine
-    public private(set) var coverage = Coverage()
+    /// The memo of script runs (see `RunMemo`), shared with the threads
+    /// this explorer starts.
+    let memo: RunMemo?
+    private let ownsMemo: Bool
+    /// What this explorer covered, its memo's hits included.
+    public var coverage: Coverage {
+        var total = counted
+        if ownsMemo, let memo { total.memoHits += memo.hits }
+        return total
+    }
+    private var counted = Coverage()
 
-    public init(scripts: LockScripts, instructionBudget: Int = 200_000) {
+    /// - Parameters:
+    ///   - scripts: the lock's scripts.
+    ///   - instructionBudget: VM instructions one script run may execute.
+    ///   - memoizing: serve repeated runs from a memo (see `RunMemo`); off
+    ///     only to show that the memo changes no finding.
+    public init(scripts: LockScripts, instructionBudget: Int = 200_000, memoizing: Bool = true) {
         self.scripts = scripts
         self.engine = ScriptEngine(instructionBudget: instructionBudget)
+        self.memo = memoizing ? RunMemo() : nil
+        self.ownsMemo = true
+    }
+
+    /// A search thread's explorer: an engine of its own, its parent's memo.
+    private init(scripts: LockScripts, sharing memo: RunMemo?, instructionBudget: Int) {
+        self.scripts = scripts
+        self.engine = ScriptEngine(instructionBudget: instructionBudget)
+        self.memo = memo
+        self.ownsMemo = false
     }
 
     /// Every schedule up to `config.depth` steps, searched depth-first on
@@ -69,8 +98,9 @@ public final class Explorer {
                 }
                 for action in item.world.enabledActions(config) {
                     var world = item.world
-                    let (_, violation) = world.apply(action, scripts: scripts, engine: engine, config: config)
-                    coverage.count(action)
+                    let (_, violation) = world.apply(action, scripts: scripts, engine: engine, config: config,
+                                                     memo: memo, recording: false)
+                    counted.count(action)
                     if let violation {
                         return counterexample(violation, item.path + [action], config: config, seed: 0, phase: "exhaustive")
                     }
@@ -81,18 +111,21 @@ public final class Explorer {
         }
         let work = frontier
         let scripts = self.scripts
+        let memo = self.memo
+        let budget = engine.instructionBudget
         let group = DispatchGroup()
         for _ in 0..<max(1, threads) {
             group.enter()
             Thread {
-                let worker = Explorer(scripts: scripts)
+                let worker = Explorer(scripts: scripts, sharing: memo, instructionBudget: budget)
                 while let index = shared.state.withLock({ state -> Int? in
                     guard state.found == nil, state.next < work.count else { return nil }
                     defer { state.next += 1 }
                     return state.next
                 }) {
-                    worker.search(work[index].world, remaining: config.depth - work[index].path.count,
-                                  path: work[index].path, config: config, shared: shared, stateLimit: stateLimit)
+                    var path = work[index].path
+                    worker.search(work[index].world, remaining: config.depth - path.count,
+                                  path: &path, config: config, shared: shared, stateLimit: stateLimit)
                 }
                 let covered = worker.coverage
                 shared.state.withLock { $0.coverage.add(covered) }
@@ -101,7 +134,7 @@ public final class Explorer {
         }
         group.wait()
         let (found, covered) = shared.state.withLock { ($0.found, $0.coverage) }
-        coverage.add(covered)
+        counted.add(covered)
         guard let (violation, actions) = found else { return nil }
         return counterexample(violation, actions, config: config, seed: 0, phase: "exhaustive")
     }
@@ -120,45 +153,77 @@ public final class Explorer {
         }
         guard let isNew else { return Self.pruned }
         guard isNew else { return nil }
-        coverage.states += 1
-        coverage.probes += 1
-        return world.probe(scripts: scripts, engine: engine, config: config, inspecting: remaining == 0)
+        counted.states += 1
+        counted.probes += 1
+        return world.probe(scripts: scripts, engine: engine, config: config, inspecting: remaining == 0, memo: memo)
     }
 
     /// Sentinel from `visit`: explored before with as many steps left.
     private static let pruned = Violation(invariant: "", message: "pruned")
 
-    private func search(_ world: World, remaining: Int, path: [Action], config: ExplorationConfig,
+    /// `path` is the schedule so far: extended in place and restored on
+    /// return, so no step copies it.
+    private func search(_ world: World, remaining: Int, path: inout [Action], config: ExplorationConfig,
                         shared: SearchBoard, stateLimit: Int) {
         if let violation = visit(world, remaining: remaining, path: path, config: config, shared: shared, stateLimit: stateLimit) {
             if violation != Self.pruned { shared.state.withLock { $0.report(violation, path) } }
             return
         }
         guard remaining > 0 else {
-            coverage.schedules += 1
+            counted.schedules += 1
             return
         }
         for action in world.enabledActions(config) {
             var next = world
-            let (_, violation) = next.apply(action, scripts: scripts, engine: engine, config: config)
-            coverage.count(action)
+            let (_, violation) = next.apply(action, scripts: scripts, engine: engine, config: config,
+                                            memo: memo, recording: false)
+            counted.count(action)
+            path.append(action)
+            defer { path.removeLast() }
             if let violation {
-                shared.state.withLock { $0.report(violation, path + [action]) }
+                shared.state.withLock { $0.report(violation, path) }
                 return
             }
-            search(next, remaining: remaining - 1, path: path + [action], config: config, shared: shared, stateLimit: stateLimit)
+            search(next, remaining: remaining - 1, path: &path, config: config, shared: shared, stateLimit: stateLimit)
             if shared.state.withLock({ $0.found != nil }) { return }
         }
     }
 
     /// `runs` random schedules of `steps` steps each, from `seed`; a probe
-    /// for S5 ends every schedule.
-    public func random(_ config: ExplorationConfig, seed: UInt64, runs: Int, steps: Int) -> Counterexample? {
+    /// for S5 ends every schedule. They run on `threads` threads, and the
+    /// schedule reported is always the first failing one in seed order, so
+    /// a seed reproduces the same counterexample however the threads raced.
+    public func random(_ config: ExplorationConfig, seed: UInt64, runs: Int, steps: Int, threads: Int = 2) -> Counterexample? {
         var generator = SplitMix64(seed: seed)
-        for _ in 0..<runs {
-            if let example = randomSchedule(config, seed: generator.next(), steps: steps) { return example }
+        let seeds = (0..<max(0, runs)).map { _ in generator.next() }
+        let board = RandomBoard()
+        let scripts = self.scripts
+        let budget = engine.instructionBudget
+        let group = DispatchGroup()
+        for _ in 0..<max(1, threads) {
+            group.enter()
+            Thread {
+                let worker = Explorer(scripts: scripts, instructionBudget: budget)
+                while let index = board.state.withLock({ state -> Int? in
+                    guard state.next < seeds.count, state.next < (state.found?.index ?? Int.max) else { return nil }
+                    defer { state.next += 1 }
+                    return state.next
+                }) {
+                    if let example = worker.randomSchedule(config, seed: seeds[index], steps: steps) {
+                        board.state.withLock { state in
+                            if index < (state.found?.index ?? Int.max) { state.found = (index, example) }
+                        }
+                    }
+                }
+                let covered = worker.coverage
+                board.state.withLock { $0.coverage.add(covered) }
+                group.leave()
+            }.start()
         }
-        return nil
+        group.wait()
+        let (found, covered) = board.state.withLock { ($0.found, $0.coverage) }
+        counted.add(covered)
+        return found?.example
     }
 
     /// One random schedule; reproducible from its own seed.
@@ -166,17 +231,18 @@ public final class Explorer {
         var generator = SplitMix64(seed: seed)
         var world = World(clientCount: config.clients.count)
         var actions: [Action] = []
-        coverage.schedules += 1
+        counted.schedules += 1
         for _ in 0..<steps {
             let action = Explorer.randomAction(world, config: config, generator: &generator)
             actions.append(action)
-            let (_, violation) = world.apply(action, scripts: scripts, engine: engine, config: config)
-            coverage.count(action)
+            // No memo: random schedules rarely meet the same state twice.
+            let (_, violation) = world.apply(action, scripts: scripts, engine: engine, config: config, recording: false)
+            counted.count(action)
             if let violation {
                 return counterexample(violation, actions, config: config, seed: seed, phase: "random")
             }
         }
-        coverage.probes += 1
+        counted.probes += 1
         if let violation = world.probe(scripts: scripts, engine: engine, config: config) {
             return counterexample(violation, actions, config: config, seed: seed, phase: "random")
         }
@@ -237,6 +303,18 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// What the random phase's threads share: the next schedule to run, the
+/// first failing one by index, and their coverage.
+final class RandomBoard: Sendable {
+    let state = Mutex(RandomSearch())
+}
+
+struct RandomSearch: Sendable {
+    var next = 0
+    var found: (index: Int, example: Counterexample)?
+    var coverage = Coverage()
 }
 
 /// One subtree root of the parallel search.

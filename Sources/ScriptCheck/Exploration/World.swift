@@ -85,8 +85,10 @@ struct World: Hashable, Sendable {
 
     /// Applies `action`, running the real script on the mock, and returns
     /// what happened and the first invariant it broke, if any.
+    /// With a `memo`, runs repeat from it (see `RunMemo`); `recording: false`
+    /// leaves the record's oracle view empty, which the search never reads.
     mutating func apply(_ action: Action, scripts: LockScripts, engine: ScriptEngine,
-                        config: ExplorationConfig) -> (StepRecord, Violation?) {
+                        config: ExplorationConfig, memo: RunMemo? = nil, recording: Bool = true) -> (StepRecord, Violation?) {
         var token: String?
         var reply: RedisReply?
         var violation: Violation?
@@ -105,17 +107,53 @@ struct World: Hashable, Sendable {
             let callToken = clients[client].token(of: client)
             token = callToken
             let publishedBefore = redis.published.count
-            let run = run(operation, arguments: World.arguments(operation, token: callToken, spec: spec, config: config),
-                          scripts: scripts, engine: engine)
+            let run = perform(operation, arguments: World.arguments(operation, token: callToken, spec: spec, config: config),
+                              scripts: scripts, engine: engine, memo: memo)
             reply = run.reply
-            violation = World.hygiene(run, operation: operation, scripts: scripts)
+            violation = run.hygiene
                 ?? oracle.record(operation, token: callToken, spec: spec, reply: run.reply, nowMicros: redis.nowMicros, config: config)
                 ?? World.wakeups(operation, reply: run.reply, published: redis.published.count - publishedBefore)
             if lostReply { lostReplies += 1 } else { clients[client].learn(from: operation, reply: run.reply) }
         }
         violation = violation ?? oracle.checkExclusion(at: nowMs) ?? leakedKey() ?? leasesRecorded()
-        let record = StepRecord(action: action, elapsedMs: elapsedMs, token: token, reply: reply, oracleView: oracleView())
+        let record = StepRecord(action: action, elapsedMs: elapsedMs, token: token, reply: reply,
+                                oracleView: recording ? oracleView() : "")
         return (record, violation)
+    }
+
+    /// Runs `operation` and judges its commands (`hygiene`): the reply and
+    /// the verdict, served from `memo` when this exact input ran before.
+    mutating func perform(_ operation: LockOperation, arguments: [[UInt8]], scripts: LockScripts,
+                          engine: ScriptEngine, memo: RunMemo?) -> (reply: RedisReply, hygiene: Violation?) {
+        guard let memo else {
+            let run = run(operation, arguments: arguments, scripts: scripts, engine: engine)
+            return (run.reply, World.hygiene(run, operation: operation, scripts: scripts))
+        }
+        let history = redis.published
+        // Expired keys are invisible to every command a script may run, so
+        // states that differ only in expired leftovers share their runs.
+        var before = redis
+        before.clearPublished()
+        before.purgeExpired()
+        let key = RunMemo.Key(operation: operation, arguments: arguments, redis: before)
+        if let outcome = memo.outcome(for: key) {
+            redis = outcome.redis
+            redis.appendPublished(history + outcome.published)
+            return (outcome.reply, outcome.hygiene)
+        }
+        let draws = engine.randomDraws
+        redis = before
+        let run = run(operation, arguments: arguments, scripts: scripts, engine: engine)
+        let hygiene = World.hygiene(run, operation: operation, scripts: scripts)
+        let published = redis.published
+        if engine.randomDraws == draws {
+            var after = redis
+            after.clearPublished()
+            memo.store(RunMemo.Outcome(reply: run.reply, hygiene: hygiene, redis: after, published: published), for: key)
+        }
+        redis.clearPublished()
+        redis.appendPublished(history + published)
+        return (run.reply, hygiene)
     }
 
     mutating func run(_ operation: LockOperation, arguments: [[UInt8]], scripts: LockScripts, engine: ScriptEngine) -> ScriptRun {
@@ -166,24 +204,34 @@ struct World: Hashable, Sendable {
     /// (the writer hash's `cap`, the caps zset): a cap record that expires
     /// early lets a later renew run past the cap.
     func leasesRecorded() -> Violation? {
-        var probe = redis
         let now = nowMs
-        func query(_ words: [[UInt8]]) -> RedisReply { probe.execute(words) }
+        // What HGET and ZSCORE reply, read without running them.
+        func field(_ name: String) -> RedisReply {
+            switch redis.peek(World.keys[0]) {
+            case nil: return .null
+            case .hash(let fields)?: return fields[Array(name.utf8)].map(RedisReply.bulk) ?? .null
+            default: return .error(MockRedisError.wrongType.message)
+            }
+        }
+        func score(_ key: Int, _ member: [UInt8]) -> RedisReply {
+            switch redis.peek(World.keys[key]) {
+            case nil: return .null
+            case .zset(let set)?: return set.scores[member].map { .bulk(RedisNumbers.formatDouble($0)) } ?? .null
+            default: return .error(MockRedisError.wrongType.message)
+            }
+        }
         func number(_ reply: RedisReply) -> Int64? {
             if case .bulk(let bytes) = reply { return Int64(String(decoding: bytes, as: UTF8.self)) }
             return nil
         }
         for (token, lease) in oracle.leases.sorted(by: { $0.key < $1.key }) where lease.expiresMs > now {
             let name = Array(token.utf8)
-            let recorded = lease.write
-                ? query([Array("HGET".utf8), World.keys[0], Array("token".utf8)]) == .bulk(name)
-                : number(query([Array("ZSCORE".utf8), World.keys[1], name])) != nil
+            let recorded = lease.write ? field("token") == .bulk(name) : number(score(1, name)) != nil
             if !recorded {
                 return Violation(invariant: "S4", message: "live \(lease.write ? "write" : "read") lease \(token) is no longer on record")
             }
             guard let cap = lease.capMs else { continue }
-            let stored = lease.write ? query([Array("HGET".utf8), World.keys[0], Array("cap".utf8)])
-                                     : query([Array("ZSCORE".utf8), World.keys[2], name])
+            let stored = lease.write ? field("cap") : score(2, name)
             if number(stored) != cap {
                 return Violation(invariant: "CAP", message: "the hard cap of live lease \(token) is no longer on record (\(Timeline.describe(stored)), expected \(cap - World.startMicros / 1000) ms after the start)")
             }
@@ -191,10 +239,13 @@ struct World: Hashable, Sendable {
         return nil
     }
 
+    /// The lock's stored keys (the channel is not one) in byte order, the
+    /// order a leak is reported in.
+    static let storedKeys = keys.dropLast().sorted { $0.lexicographicallyPrecedes($1) }
+
     /// S5: no key of the lock may be left without an expiry.
     func leakedKey() -> Violation? {
-        let stored = Set(World.keys.dropLast())
-        for key in redis.keysWithoutExpiry() where stored.contains(key) {
+        for key in World.storedKeys where redis.isPersistent(key) {
             return Violation(invariant: "S5", message: "key \(String(decoding: key, as: UTF8.self)) has no expiry")
         }
         return nil
@@ -202,19 +253,19 @@ struct World: Hashable, Sendable {
 
     /// S5's liveness half: once everyone has stopped, a fresh writer gets the
     /// lock within one longest lease, and inspect agrees with the oracle now.
-    func probe(scripts: LockScripts, engine: ScriptEngine, config: ExplorationConfig, inspecting: Bool = true) -> Violation? {
+    func probe(scripts: LockScripts, engine: ScriptEngine, config: ExplorationConfig, inspecting: Bool = true,
+               memo: RunMemo? = nil) -> Violation? {
         var world = self
-        if inspecting, let violation = world.inspectAgrees(scripts: scripts, engine: engine) { return violation }
+        if inspecting, let violation = world.inspectAgrees(scripts: scripts, engine: engine, memo: memo) { return violation }
         world.redis.nowMicros += (config.longestLeaseMs + 1) * 1000
         // Within one longest lease of everyone stopping, every key but the
         // fence (which must outlive the lock's idle spells) is gone.
-        let lingering = Set(world.redis.liveKeys()).intersection(World.keys.dropLast(2))
-        if let key = lingering.first {
+        if let key = World.storedKeys.first(where: { $0 != World.keys[5] && world.redis.peek($0) != nil }) {
             return Violation(invariant: "S5", message: "key \(String(decoding: key, as: UTF8.self)) is still there \(config.longestLeaseMs + 1) ms after every client stopped")
         }
         let arguments = World.arguments(.acquireWrite, token: "probe", spec: ClientSpec(.writer), config: config)
-        let run = world.run(.acquireWrite, arguments: arguments, scripts: scripts, engine: engine)
-        if let violation = World.hygiene(run, operation: .acquireWrite, scripts: scripts) { return violation }
+        let run = world.perform(.acquireWrite, arguments: arguments, scripts: scripts, engine: engine, memo: memo)
+        if let violation = run.hygiene { return violation }
         if Oracle.integers(run.reply).first != 1 {
             return Violation(invariant: "S5", message: "with every client stopped, a fresh writer was refused \(config.longestLeaseMs + 1) ms later: \(Timeline.describe(run.reply))")
         }
@@ -224,9 +275,9 @@ struct World: Hashable, Sendable {
     /// The operator's view (inspect.lua) must agree with the oracle: writer,
     /// its time left and fence, the last fence, every reader with its time
     /// left, and the waiting writers in the order they will be served.
-    mutating func inspectAgrees(scripts: LockScripts, engine: ScriptEngine) -> Violation? {
-        let inspected = run(.inspect, arguments: [], scripts: scripts, engine: engine)
-        if let violation = World.hygiene(inspected, operation: .inspect, scripts: scripts) { return violation }
+    mutating func inspectAgrees(scripts: LockScripts, engine: ScriptEngine, memo: RunMemo? = nil) -> Violation? {
+        let inspected = perform(.inspect, arguments: [], scripts: scripts, engine: engine, memo: memo)
+        if let violation = inspected.hygiene { return violation }
         let now = nowMs
         let writer = oracle.liveWriters(at: now).first
         let lease = writer.flatMap { oracle.leases[$0] }

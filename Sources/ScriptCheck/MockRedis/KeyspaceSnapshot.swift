@@ -56,7 +56,22 @@ extension MockRedis {
     /// Deletes keys that are logically expired, so that two states that
     /// answer every command alike are also equal and hash alike.
     public mutating func purgeExpired() {
+        // Checked first: filtering always builds a new table, and most states have nothing to purge.
+        guard keyspace.values.contains(where: isExpired) else { return }
         keyspace = keyspace.filter { !isExpired($0.value) }
+    }
+
+    /// The value under `key` if it is live; unlike a command, this leaves
+    /// an expired key in place, so it never copies the keyspace.
+    func peek(_ key: [UInt8]) -> RedisValue? {
+        guard let entry = keyspace[key], !isExpired(entry) else { return nil }
+        return entry.value
+    }
+
+    /// Whether `key` is live and has no expiry.
+    func isPersistent(_ key: [UInt8]) -> Bool {
+        guard let entry = keyspace[key] else { return false }
+        return !isExpired(entry) && entry.expireAtMs == nil
     }
 
     /// Live keys that have no TTL, sorted by bytes (a lock key left without

@@ -24,6 +24,9 @@ public struct MockRedis: Hashable, Sendable {
     /// matter, and past messages cannot.
     public mutating func clearPublished() { published = [] }
 
+    /// Puts messages back on the log (for a run replayed from a memo).
+    mutating func appendPublished(_ messages: [Published]) { published += messages }
+
     public init(nowMicros: Int64 = 1_700_000_000_000_000) {
         self.nowMicros = nowMicros
     }
@@ -39,9 +42,15 @@ public struct MockRedis: Hashable, Sendable {
             return .error(MockRedisError.unknownCommand.message)
         }
         let name = nameBytes.lowercasedASCII
+        return execute(args, name: name, info: RedisCommandTable.commands[name])
+    }
+
+    /// `execute` with the command's lowercased name and table entry already
+    /// looked up (the script engine does so once per distinct name).
+    mutating func execute(_ args: [[UInt8]], name: String, info: RedisCommandInfo?) -> RedisReply {
         // The order of these checks is Redis's scriptCall(): lookup, arity,
         // then the noscript flag, and only then the command itself.
-        guard let info = RedisCommandTable.commands[name] else {
+        guard let info else {
             return .error(MockRedisError.unknownCommand.message)
         }
         guard info.acceptsArgumentCount(args.count) else {
@@ -131,9 +140,12 @@ public struct MockRedis: Hashable, Sendable {
     /// legacy (first, last, step) key positions of COMMAND INFO, which is
     /// empty for movable-key commands (EVAL, SORT, ZUNIONSTORE, ...).
     public static func keyArguments(_ args: [[UInt8]]) -> [[UInt8]] {
-        guard let nameBytes = args.first,
-              let info = RedisCommandTable.commands[nameBytes.lowercasedASCII],
-              info.firstKey > 0, info.firstKey < args.count else { return [] }
+        guard let nameBytes = args.first else { return [] }
+        return keyArguments(args, info: RedisCommandTable.commands[nameBytes.lowercasedASCII])
+    }
+
+    static func keyArguments(_ args: [[UInt8]], info: RedisCommandInfo?) -> [[UInt8]] {
+        guard let info, info.firstKey > 0, info.firstKey < args.count else { return [] }
         let last = info.lastKey < 0 ? args.count + info.lastKey : min(info.lastKey, args.count - 1)
         guard last >= info.firstKey, info.keyStep > 0 else { return [] }
         return stride(from: info.firstKey, through: last, by: info.keyStep).map { args[$0] }

@@ -94,6 +94,9 @@ enum RedisNumbers {
     /// other value printed with "%.17g" (so 0.1 is "0.10000000000000001").
     static func formatDouble(_ d: Double) -> [UInt8] {
         if d.isInfinite { return Array((d > 0 ? "inf" : "-inf").utf8) }
+        // Integral values print the same under %.17g as in decimal (scores
+        // are mostly server milliseconds); -0 prints as "-0", so it takes printf.
+        if d == d.rounded(.towardZero), abs(d) < 1e15, !(d == 0 && d.sign == .minus) { return formatInt(Int64(d)) }
         var buf = [CChar](repeating: 0, count: 64)
         let n = buf.withUnsafeMutableBufferPointer { p in
             withVaList([d]) { vsnprintf(p.baseAddress!, 64, "%.17g", $0) }

@@ -41,10 +41,6 @@ struct SortedSet: Hashable, Sendable {
         a.isSkiplist == b.isSkiplist && a.scores.count == b.scores.count
             && a.scores.allSatisfy { b.scores[$0.key]?.bitPattern == $0.value.bitPattern }
     }
-    func hash(into h: inout Hasher) {
-        h.combine(isSkiplist)
-        h.combine(scores)
-    }
 
     static func precedes(_ a: Element, _ b: Element) -> Bool {
         if a.score != b.score { return a.score < b.score }

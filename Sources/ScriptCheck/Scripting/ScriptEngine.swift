@@ -63,9 +63,13 @@ public final class ScriptEngine {
     private let globals: LuaFunction
     private var compiled: [String: Result<LuaFunction, LuaState.LoadError>] = [:]
     private var currentKeys: Set<[UInt8]> = []
+    private var commandNames: [[UInt8]: CommandName] = [:]
     private var problems: [ScriptProblem] = []
     private var commands: [[[UInt8]]] = []
     private var random = RedisRandom()
+    /// How many times scripts have used `math.random` or `math.randomseed`:
+    /// a run that did depends on more than the mock's state and its arguments.
+    private(set) var randomDraws = 0
 
     /// - Parameters:
     ///   - redis: the initial mock state.
@@ -124,6 +128,7 @@ public final class ScriptEngine {
         lua.register("redis.debug") { _ in .values([]) }
         lua.register("math.random") { engine?.mathRandom($0) ?? .values([]) }
         lua.register("math.randomseed") { arguments in
+            engine?.randomDraws += 1
             if case .number(let seed) = arguments.first { engine?.random.seed(Int32(truncatingIfNeeded: Int64(seed))) }
             return .values([])
         }
@@ -209,14 +214,14 @@ public final class ScriptEngine {
             }
         }
         commands.append(argv)
-        let name = argv[0].lowercasedASCII
-        if !MockRedis.isSupported(name), MockRedis.isKnownToRedis(name) {
-            problems.append(.unmodelledCommand(name))
+        let command = commandNamed(argv[0])
+        if command.unmodelled {
+            problems.append(.unmodelledCommand(command.name))
         }
-        for key in MockRedis.keyArguments(argv) where !currentKeys.contains(key) {
-            problems.append(.undeclaredKey(command: name, key: String(decoding: key, as: UTF8.self)))
+        for key in MockRedis.keyArguments(argv, info: command.info) where !currentKeys.contains(key) {
+            problems.append(.undeclaredKey(command: command.name, key: String(decoding: key, as: UTF8.self)))
         }
-        let reply = redis.execute(argv)
+        let reply = redis.execute(argv, name: command.name, info: command.info)
         if case .error(let text) = reply {
             var table = ScriptEngine.errorTable([0x2D] + Array(text.utf8))
             if case .table(var fields) = table {
@@ -228,7 +233,25 @@ public final class ScriptEngine {
         return .values([ScriptEngine.luaValue(from: reply)])
     }
 
+    /// What a command's name means, looked up once per spelling a script
+    /// uses: scripts repeat the same few names millions of times.
+    private func commandNamed(_ bytes: [UInt8]) -> CommandName {
+        if let known = commandNames[bytes] { return known }
+        let name = bytes.lowercasedASCII
+        let command = CommandName(name: name, info: RedisCommandTable.commands[name],
+                                  unmodelled: !MockRedis.isSupported(name) && MockRedis.isKnownToRedis(name))
+        if commandNames.count < 1024 { commandNames[bytes] = command }
+        return command
+    }
+
+    private struct CommandName {
+        var name: String
+        var info: RedisCommandInfo?
+        var unmodelled: Bool
+    }
+
     private func mathRandom(_ arguments: [LuaValue]) -> LuaReturn {
+        randomDraws += 1
         let r = Double(random.next() % Int32.max) / Double(Int32.max)
         func integer(_ value: LuaValue, _ position: Int) -> Int? {
             if case .number(let number) = value { return Int(Int32(truncatingIfNeeded: Int64(number))) }
