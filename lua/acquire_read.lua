@@ -16,9 +16,10 @@
 --   {1, lease_ms, 0} granted (also for a retried acquire of a live lease);
 --   {0, wait_ms, 0} not granted, wait_ms hints when to look again.
 -- Upholds S2 (no reader beside a live writer), S3 (intent blocks new readers
--- in prefer-writers mode), S5 (every key it writes carries an expiry). Every
--- key's type is checked before any write, mostly by the reads the decision
--- needs (a WRONGTYPE there becomes the lock's error).
+-- in prefer-writers mode), S5 (every key it writes carries an expiry) and
+-- BOUND (no stale caps entry survives a capped grant). Every key's type is
+-- checked before any write, mostly by the reads the decision needs (a
+-- WRONGTYPE there becomes the lock's error).
 
 local function wrong(index, expected)
   return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
@@ -75,6 +76,11 @@ if mode == 'prefer-writers' and first[2] then return {0, tonumber(first[2]) - no
 local deadline = now + lease
 if cap > 0 then
   deadline = math.min(deadline, now + cap)
+  -- A caps entry outlives its reader when the lease ran out unreleased; drop
+  -- such entries before adding, so the set holds no more than live readers.
+  for _, capped in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    if not redis.call('ZSCORE', KEYS[2], capped) then redis.call('ZREM', KEYS[3], capped) end
+  end
   redis.call('ZADD', KEYS[3], now + cap, token)
   local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', KEYS[3], last[2])

@@ -13,7 +13,8 @@
 -- REPLY {int, int} | error
 --   {1, lease_ms} downgraded; {0, 0} the token holds no live write lease.
 -- Upholds S2 (the writer is gone before the reader exists, in one step), S4,
--- and the hard cap, which carries over to the read lease.
+-- the hard cap, which carries over to the read lease, and BOUND (the sets
+-- start afresh).
 
 local token, lease = ARGV[1], ARGV[2]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
@@ -36,17 +37,17 @@ if redis.call('PTTL', KEYS[1]) <= 0 or redis.call('HGET', KEYS[1], 'token') ~= t
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local cap = tonumber(redis.call('HGET', KEYS[1], 'cap')) or 0
-redis.call('DEL', KEYS[1])
+-- With the write lease live no read lease is (S2): whatever readers and caps
+-- still hold ran out unreleased. Dropping it keeps both sets bounded.
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 
 local deadline = now + lease
 if cap > 0 then
   deadline = math.min(deadline, cap)
   redis.call('ZADD', KEYS[3], cap, token)
-  local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', KEYS[3], last[2])
+  redis.call('PEXPIREAT', KEYS[3], cap)
 end
 redis.call('ZADD', KEYS[2], deadline, token)
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[2], last[2])
+redis.call('PEXPIREAT', KEYS[2], deadline)
 redis.call('PUBLISH', KEYS[7], 'downgraded')
 return {1, deadline - now}

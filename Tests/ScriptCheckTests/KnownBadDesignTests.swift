@@ -36,6 +36,10 @@ struct KnownBadFixture: Sendable, CustomTestStringConvertible {
                         flaw: "renew extends a lease whose deadline has been reached"),
         KnownBadFixture(name: "release-deletes-foreign-writer", invariant: "S4",
                         flaw: "release replies honestly but deletes the write lease whoever asks"),
+        KnownBadFixture(name: "release-keeps-caps-entry", invariant: "BOUND",
+                        flaw: "release leaves the capped reader's caps entry; each new capped reader pushes the caps key's expiry on"),
+        KnownBadFixture(name: "caps-outlive-readers", invariant: "BOUND",
+                        flaw: "a capped reader whose lease ran out keeps its caps entry until the caps key expires (main's scripts before BOUND)"),
     ]
 }
 

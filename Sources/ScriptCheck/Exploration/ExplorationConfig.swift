@@ -55,9 +55,10 @@ public struct ExplorationConfig: Hashable, Sendable {
         ClientSpec(.writer), ClientSpec(.writer, capMs: 1500),
     ])
 
-    /// The wider scope random schedules run in.
+    /// The wider scope random schedules run in: two readers with caps of
+    /// different lengths, so the caps set holds several entries in turn.
     public static let randomDefault = ExplorationConfig(clients: [
-        ClientSpec(.reader), ClientSpec(.reader, capMs: 2500), ClientSpec(.reader, mode: "prefer-readers"),
+        ClientSpec(.reader, capMs: 1800), ClientSpec(.reader, capMs: 2500), ClientSpec(.reader, mode: "prefer-readers"),
         ClientSpec(.writer), ClientSpec(.writer), ClientSpec(.writer, capMs: 2500),
     ])
 

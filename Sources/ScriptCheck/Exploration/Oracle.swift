@@ -11,6 +11,7 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
         "S1": "(one writer)", "S2": "(readers exclude writers)", "S3": "(writer preference)",
         "S4": "(only the holder)", "S5": "(no leak)", "S6": "(fencing)", "S7": "(script hygiene)",
         "CAP": "(hard cap on hold time)", "FIFO": "(waiting writers served first come, first served)",
+        "BOUND": "(bounded state: no stale entry outlives the lock's next touch)",
     ]
 }
 

@@ -107,12 +107,14 @@ struct World: Hashable, Sendable {
             let callToken = clients[client].token(of: client)
             token = callToken
             let publishedBefore = redis.published.count
+            let (redisBefore, recordBefore) = (redis, oracle)
             let run = perform(operation, arguments: World.arguments(operation, token: callToken, spec: spec, config: config),
                               scripts: scripts, engine: engine, memo: memo)
             reply = run.reply
             violation = run.hygiene
                 ?? oracle.record(operation, token: callToken, spec: spec, reply: run.reply, nowMicros: redis.nowMicros, config: config)
                 ?? World.wakeups(operation, reply: run.reply, published: redis.published.count - publishedBefore)
+                ?? boundedState(after: operation, token: callToken, before: redisBefore, recordBefore: recordBefore)
             if lostReply { lostReplies += 1 } else { clients[client].learn(from: operation, reply: run.reply) }
         }
         violation = violation ?? oracle.checkExclusion(at: nowMs) ?? leakedKey() ?? leasesRecorded()
@@ -216,7 +218,7 @@ struct World: Hashable, Sendable {
         func score(_ key: Int, _ member: [UInt8]) -> RedisReply {
             switch redis.peek(World.keys[key]) {
             case nil: return .null
-            case .zset(let set)?: return set.scores[member].map { .bulk(RedisNumbers.formatDouble($0)) } ?? .null
+            case .zset(let set)?: return set.score(of: member).map { .bulk(RedisNumbers.formatDouble($0)) } ?? .null
             default: return .error(MockRedisError.wrongType.message)
             }
         }

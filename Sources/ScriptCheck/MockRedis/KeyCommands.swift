@@ -6,7 +6,7 @@ extension MockRedis {
         // An expired key is not counted: Redis expires it during lookup,
         // before the delete would have found it.
         for key in a.dropFirst() where liveEntry(key) != nil {
-            keyspace[key] = nil
+            keyspace[RedisKey(key)] = nil
             n += 1
         }
         return .integer(n)
@@ -85,9 +85,9 @@ extension MockRedis {
         // checkAlreadyExpired uses `<=`, unlike lazy expiry's `>`: a deadline
         // equal to the clock deletes the key right away.
         if when <= nowMillis {
-            keyspace[key] = nil
+            keyspace[RedisKey(key)] = nil
         } else {
-            keyspace[key] = Entry(value: entry.value, expireAtMs: when)
+            keyspace[RedisKey(key)] = Entry(value: entry.value, expireAtMs: when)
         }
         return .integer(1)
     }
@@ -104,7 +104,7 @@ extension MockRedis {
     mutating func persist(_ a: [[UInt8]]) -> RedisReply {
         guard var entry = liveEntry(a[1]), entry.expireAtMs != nil else { return .integer(0) }
         entry.expireAtMs = nil
-        keyspace[a[1]] = entry
+        keyspace[RedisKey(a[1])] = entry
         return .integer(1)
     }
 }

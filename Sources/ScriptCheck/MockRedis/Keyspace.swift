@@ -37,9 +37,9 @@ extension MockRedis {
     /// the same on every lookup (expireIfNeeded), so an expired key is absent
     /// for reads and writes alike.
     mutating func liveEntry(_ key: [UInt8]) -> Entry? {
-        guard let e = keyspace[key] else { return nil }
+        guard let e = keyspace[RedisKey(key)] else { return nil }
         if isExpired(e) {
-            keyspace[key] = nil
+            keyspace[RedisKey(key)] = nil
             return nil
         }
         return e
@@ -74,14 +74,14 @@ extension MockRedis {
     /// key starts without TTL.
     mutating func storeKeepingTTL(_ key: [UInt8], _ value: RedisValue) {
         let ttl = liveEntry(key)?.expireAtMs
-        keyspace[key] = Entry(value: value, expireAtMs: ttl)
+        keyspace[RedisKey(key)] = Entry(value: value, expireAtMs: ttl)
     }
 
     /// Stores an aggregate after a modification; Redis deletes a hash, set or
     /// sorted set as soon as its last element is removed.
     mutating func storeAggregate(_ key: [UInt8], _ value: RedisValue, isEmpty: Bool) {
         if isEmpty {
-            keyspace[key] = nil
+            keyspace[RedisKey(key)] = nil
         } else {
             storeKeepingTTL(key, value)
         }

@@ -35,9 +35,9 @@ extension MockRedis {
     public func snapshot() -> [KeySnapshot] {
         keyspace
             .filter { !isExpired($0.value) }
-            .sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            .sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
             .map { key, entry in
-                KeySnapshot(key: key, type: entry.value.typeName,
+                KeySnapshot(key: key.bytes, type: entry.value.typeName,
                             value: Self.snapshotValue(entry.value),
                             ttlMillis: entry.expireAtMs.map { max(0, $0 - nowMillis) })
             }
@@ -64,13 +64,13 @@ extension MockRedis {
     /// The value under `key` if it is live; unlike a command, this leaves
     /// an expired key in place, so it never copies the keyspace.
     func peek(_ key: [UInt8]) -> RedisValue? {
-        guard let entry = keyspace[key], !isExpired(entry) else { return nil }
+        guard let entry = keyspace[RedisKey(key)], !isExpired(entry) else { return nil }
         return entry.value
     }
 
     /// Whether `key` is live and has no expiry.
     func isPersistent(_ key: [UInt8]) -> Bool {
-        guard let entry = keyspace[key] else { return false }
+        guard let entry = keyspace[RedisKey(key)] else { return false }
         return !isExpired(entry) && entry.expireAtMs == nil
     }
 
@@ -79,12 +79,12 @@ extension MockRedis {
     public func keysWithoutExpiry() -> [[UInt8]] {
         keyspace
             .filter { !isExpired($0.value) && $0.value.expireAtMs == nil }
-            .map(\.key)
+            .map(\.key.bytes)
             .sorted { $0.lexicographicallyPrecedes($1) }
     }
 
     /// All live keys, sorted by bytes.
     public func liveKeys() -> [[UInt8]] {
-        keyspace.filter { !isExpired($0.value) }.map(\.key).sorted { $0.lexicographicallyPrecedes($1) }
+        keyspace.filter { !isExpired($0.value) }.map(\.key.bytes).sorted { $0.lexicographicallyPrecedes($1) }
     }
 }

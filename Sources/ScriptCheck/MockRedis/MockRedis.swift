@@ -16,7 +16,7 @@ public struct MockRedis: Hashable, Sendable {
     /// frozen clock in Redis 7.0.
     public var nowMicros: Int64
 
-    var keyspace: [[UInt8]: Entry] = [:]
+    var keyspace: [RedisKey: Entry] = [:]
 
     public private(set) var published: [Published] = []
 

@@ -18,7 +18,7 @@ struct SortedSet: Hashable, Sendable {
         var score: Double
     }
 
-    private(set) var scores: [[UInt8]: Double] = [:]
+    private(set) var scores: [RedisKey: Double] = [:]
     /// Kept sorted by `precedes`; scores contain no NaN (Redis refuses NaN
     /// scores), so `<` on Double is a total order here.
     private(set) var ordered: [Element] = []
@@ -47,7 +47,7 @@ struct SortedSet: Hashable, Sendable {
         return a.member.lexicographicallyPrecedes(b.member)
     }
 
-    func score(of member: [UInt8]) -> Double? { scores[member] }
+    func score(of member: [UInt8]) -> Double? { scores[RedisKey(member)] }
 
     /// Index of the first element not preceding `e` (binary search).
     private func insertionIndex(_ e: Element) -> Int {
@@ -64,7 +64,7 @@ struct SortedSet: Hashable, Sendable {
         // zsetAdd converts a listpack to a skiplist before inserting a *new*
         // member that would make it too long or that is itself too long;
         // updating an existing member never converts.
-        if !isSkiplist, scores[member] == nil,
+        if !isSkiplist, scores[RedisKey(member)] == nil,
            scores.count + 1 > Self.maxListpackEntries || member.count > Self.maxListpackValue {
             isSkiplist = true
         }
@@ -74,12 +74,12 @@ struct SortedSet: Hashable, Sendable {
         remove(member)
         let e = Element(member: member, score: score)
         ordered.insert(e, at: insertionIndex(e))
-        scores[member] = score
+        scores[RedisKey(member)] = score
     }
 
     @discardableResult
     mutating func remove(_ member: [UInt8]) -> Bool {
-        guard let old = scores.removeValue(forKey: member) else { return false }
+        guard let old = scores.removeValue(forKey: RedisKey(member)) else { return false }
         let i = insertionIndex(Element(member: member, score: old))
         ordered.remove(at: i)
         return true

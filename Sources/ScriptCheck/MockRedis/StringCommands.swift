@@ -77,7 +77,7 @@ extension MockRedis {
         // An absolute deadline already in the past still stores the key,
         // which is then logically absent (lazy expiry).
         let ttl = deadline ?? (o.keepTTL ? existing?.expireAtMs : nil)
-        keyspace[key] = Entry(value: .string(a[2]), expireAtMs: ttl)
+        keyspace[RedisKey(key)] = Entry(value: .string(a[2]), expireAtMs: ttl)
         return o.get ? getReply : .status("OK")
     }
 

@@ -1,0 +1,86 @@
+-- acquire_read: grant a read lease, unless a writer holds the lock or (when
+-- preferring writers) a writer is waiting.
+--
+-- KEYS[1] writer   hash   token, fence, cap of the write lease; expires with it
+-- KEYS[2] readers  zset   reader token -> lease deadline (server ms)
+-- KEYS[3] caps     zset   reader token -> hard cap on its total hold (server ms)
+-- KEYS[4] queue    zset   waiting writer token -> arrival (server us)
+-- KEYS[5] intents  zset   waiting writer token -> intent deadline (server ms)
+-- KEYS[6] fence    string last fencing token granted
+-- KEYS[7] channel  pub/sub channel announcing releases (not a stored key)
+-- ARGV[1] token    1..200 bytes, unique per lease
+-- ARGV[2] lease    lease length in ms, a positive integer
+-- ARGV[3] mode     "prefer-writers" (intent blocks new readers) or "prefer-readers"
+-- ARGV[4] cap      hard cap on total hold time in ms; 0 for none
+-- REPLY {int, int, int} | error
+--   {1, lease_ms, 0} granted (also for a retried acquire of a live lease);
+--   {0, wait_ms, 0} not granted, wait_ms hints when to look again.
+-- Upholds S2 (no reader beside a live writer), S3 (intent blocks new readers
+-- in prefer-writers mode), S5 (every key it writes carries an expiry). Every
+-- key's type is checked before any write, mostly by the reads the decision
+-- needs (a WRONGTYPE there becomes the lock's error).
+
+local function wrong(index, expected)
+  return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
+    .. ', not a ' .. expected)
+end
+local function check_type(index, expected)
+  local found = redis.call('TYPE', KEYS[index]).ok
+  if found ~= 'none' and found ~= expected then return wrong(index, expected) end
+end
+
+local token, lease, mode, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
+if not string.match(lease, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') then
+  return redis.error_reply('RWLOCK lease must be a positive integer of milliseconds')
+end
+if not string.match(cap, '^%d%d?%d?%d?%d?%d?%d?%d?%d?%d?$') then
+  return redis.error_reply('RWLOCK cap must be 0 or a positive integer of milliseconds')
+end
+if mode ~= 'prefer-writers' and mode ~= 'prefer-readers' then
+  return redis.error_reply('RWLOCK mode must be prefer-writers or prefer-readers')
+end
+lease, cap = tonumber(lease), tonumber(cap)
+
+local last_fence = redis.pcall('GET', KEYS[6])
+if type(last_fence) == 'table' then return wrong(6, 'string') end
+if last_fence and not string.match(last_fence, '^%d+$') then
+  return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
+end
+local writer_left = redis.call('PTTL', KEYS[1])
+if writer_left ~= -2 then
+  if type(redis.pcall('HGET', KEYS[1], 'token')) == 'table' then return wrong(1, 'hash') end
+  if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
+end
+local problem = check_type(3, 'zset') or check_type(4, 'zset')
+if problem then return problem end
+
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+-- A reader whose lease ended holds nothing: drop it before counting.
+if type(redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)) == 'table' then return wrong(2, 'zset') end
+-- The first intent still alive (expired ones hold nobody up).
+local first = redis.pcall('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+if first.err then return wrong(5, 'zset') end
+
+local held = redis.call('ZSCORE', KEYS[2], token)
+if held then
+  -- A retried acquire: report the live lease, grant nothing new.
+  return {1, tonumber(held) - now, 0}
+end
+if writer_left > 0 then return {0, writer_left, 0} end
+if mode == 'prefer-writers' and first[2] then return {0, tonumber(first[2]) - now, 0} end
+
+local deadline = now + lease
+if cap > 0 then
+  deadline = math.min(deadline, now + cap)
+  -- Known-bad: stale caps entries of readers whose leases ran out are kept.
+  redis.call('ZADD', KEYS[3], now + cap, token)
+  local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[3], last[2])
+end
+redis.call('ZADD', KEYS[2], deadline, token)
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
+return {1, deadline - now, 0}
