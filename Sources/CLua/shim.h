@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdlib.h>
+#include <dlfcn.h>
 
 static inline void clua_pop(lua_State *L, int n) { lua_settop(L, -(n) - 1); }
 static inline void clua_newtable(lua_State *L) { lua_createtable(L, 0, 0); }
@@ -108,6 +109,34 @@ static inline void clua_push_swift_function(lua_State *L, clua_swift_function en
     lua_pushlightuserdata(L, context);
     lua_pushinteger(L, function_id);
     lua_pushcclosure(L, clua_trampoline, 3);
+}
+
+/// Opens one of the C libraries Redis bundles into its scripting Lua from
+/// the shared object a Debian package installs (lua-cjson, lua-bitop): the
+/// real library, not a rewrite. Its `luaopen_` function runs under
+/// lua_pcall, so an error it raises unwinds in C only. Returns 1 with the
+/// library's table pushed; 0 with an error message pushed. The object stays
+/// loaded for the life of the process. It resolves the Lua API from the
+/// liblua5.1 this process already links.
+static inline int clua_open_shared_library(lua_State *L, const char *file, const char *symbol) {
+    void *handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        lua_pushstring(L, dlerror());
+        return 0;
+    }
+    lua_CFunction open = (lua_CFunction)dlsym(handle, symbol);
+    if (open == NULL) {
+        lua_pushstring(L, dlerror());
+        return 0;
+    }
+    lua_pushcfunction(L, open);
+    if (lua_pcall(L, 0, 1, 0) != 0) return 0;
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushstring(L, "the library's luaopen_ function returned no table");
+        return 0;
+    }
+    return 1;
 }
 
 #endif

@@ -182,6 +182,18 @@ final class LuaState {
         clua_setglobal(state, name)
     }
 
+    /// Loads a C library from a shared object (`clua_open_shared_library`)
+    /// and makes its table the global `name`. Returns nil, or why not.
+    func openSharedLibrary(_ file: String, symbol: String, as name: String) -> String? {
+        let base = lua_gettop(state)
+        defer { lua_settop(state, base) }
+        guard clua_open_shared_library(state, file, symbol) == 1 else {
+            return value(at: -1, depth: 0, on: state).text ?? "it could not be opened"
+        }
+        clua_setglobal(state, name)
+        return nil
+    }
+
     /// Makes `function` callable from Lua as the global `name` (a dotted
     /// `table.field` name sets a field of an existing global table).
     func register(_ name: String, _ function: @escaping SwiftFunction) {

@@ -97,13 +97,21 @@ enum Prelude {
     real.redis.REPL_NONE, real.redis.REPL_AOF, real.redis.REPL_SLAVE, real.redis.REPL_REPLICA, real.redis.REPL_ALL = 0, 1, 2, 2, 3
     real.redis.REDIS_VERSION, real.redis.REDIS_VERSION_NUM = '7.0.15', 0x0007000f
 
-    -- Libraries Redis loads that script-check does not model: using one is a
-    -- clear failure, never a silent success.
-    for _, name in ipairs({'cjson', 'struct', 'cmsgpack', 'bit'}) do
-      real[name] = raw_setmetatable({}, {__index = function(_, key)
-        raw_error("script-check does not model the '" .. name .. "' library (" .. name .. '.' .. raw_tostring(key) .. ')', 2)
+    -- Libraries Redis loads that script-check does not model, or (cjson, bit)
+    -- could not load from their Debian packages: using one is a clear
+    -- failure, never a silent success.
+    local function refusing(name, why)
+      return raw_setmetatable({}, {__index = function(_, key)
+        raw_error(why .. ' (' .. name .. '.' .. raw_tostring(key) .. ')', 2)
       end})
     end
+    for _, name in ipairs({'struct', 'cmsgpack'}) do
+      real[name] = refusing(name, "script-check does not model the '" .. name .. "' library")
+    end
+    for name, reason in pairs(real.__scriptcheck_unavailable) do
+      real[name] = refusing(name, "script-check could not load the '" .. name .. "' library: " .. reason)
+    end
+    real.__scriptcheck_unavailable = nil
 
     for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'struct', 'cmsgpack', 'bit'}) do
       real[name] = readonly(real[name], false)

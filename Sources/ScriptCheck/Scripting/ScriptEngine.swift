@@ -75,7 +75,12 @@ public final class ScriptEngine {
     ///   - redis: the initial mock state.
     ///   - instructionBudget: VM instructions one run may execute.
     ///   - memoryLimit: bytes the interpreter may hold.
-    public init(redis: MockRedis = MockRedis(), instructionBudget: Int = 5_000_000, memoryLimit: Int = 256 << 20) {
+    public convenience init(redis: MockRedis = MockRedis(), instructionBudget: Int = 5_000_000, memoryLimit: Int = 256 << 20) {
+        self.init(redis: redis, instructionBudget: instructionBudget, memoryLimit: memoryLimit, libraries: BundledLibrary.all)
+    }
+
+    /// `libraries`: the C libraries to load (tests name one that is missing).
+    init(redis: MockRedis, instructionBudget: Int, memoryLimit: Int, libraries: [BundledLibrary]) {
         self.redis = redis
         self.instructionBudget = instructionBudget
         let lua = LuaState(memoryLimit: memoryLimit)
@@ -132,6 +137,16 @@ public final class ScriptEngine {
             if case .number(let seed) = arguments.first { engine?.random.seed(Int32(truncatingIfNeeded: Int64(seed))) }
             return .values([])
         }
+        // cjson and bit are the real C libraries Redis bundles, from Debian's
+        // packages; when one is missing, scripts using it get an error naming
+        // the package (the prelude reads why from this table).
+        var unavailable = LuaTable()
+        for library in libraries {
+            if let reason = lua.openSharedLibrary(library.file, symbol: library.symbol, as: library.name) {
+                unavailable.fields[library.name] = .string(Array("\(reason); install Debian's \(library.package)".utf8))
+            }
+        }
+        lua.setGlobal("__scriptcheck_unavailable", to: .table(unavailable))
         do {
             let prelude = try lua.runSetup(Prelude.source, chunkName: Prelude.chunkName)
             handler = lua.field("handler", of: prelude)

@@ -20,8 +20,9 @@ struct Snippet: Hashable, Sendable {
 ///   those with the proper tolerance. Snippets still *call* them.
 /// - tables nested deeper than 4: hiredis 0.14 refuses replies nested past 7.
 /// - `redis.setresp(3)`: RESP3 is not modelled (script-check refuses it loudly).
-/// - cjson, cmsgpack, struct, bit: deliberately not modelled (a loud
-///   "does not model" error instead of a silent difference).
+/// - cmsgpack, struct: deliberately not modelled (a loud "does not model"
+///   error instead of a silent difference). cjson and bit are generated:
+///   script-check runs Debian's builds of the libraries Redis bundles.
 /// - `tostring` of tables and functions: it prints an address.
 /// - raw introspection of `_G` (`getmetatable(_G)`, `next`/`pairs`/`rawget`
 ///   on it): stock Lua has no read-only tables, so ScriptEngine runs scripts
@@ -32,6 +33,10 @@ struct LuaSnippetGenerator {
 
     static let numbers = ["3.7", "-3.7", "1e300", "-1e300", "0", "0.5", "-0.5", "2^53", "2^53+1", "2^63", "-2^63",
                           "1/0", "-1/0", "0/0", "42", "-0", "1e15+0.5", "0.1+0.2", "9007199254740993", "-2.5"]
+    /// JSON texts for cjson.decode, valid and not.
+    static let jsonTexts = ["'[1,2,3]'", "'{\"a\":[true,false,null]}'", "'\"text\\\\n\"'", "'12.5e3'", "'-0'",
+                            "'[[[[1]]]]'", "'{\"k\":{\"k\":{}}}'", "'[1,'", "'{\"a\" 1}'", "''", "'nul'", "'[1e400]'",
+                            "'\"\\\\u00e9\"'", "'[\"a\",\"b\"]'", "'  [ 1 , 2 ]  '", "'0x1F'", "'[1] x'"]
     static let strings = ["'hello'", "''", "'a\\0b'", "'line1\\nline2'", "'\\255\\1'", "'-ERR inside'",
                           "'OK'", "'with \"quotes\"'", "tostring(3.7)", "tostring(1e300)", "tostring(0/0)",
                           "string.rep('x', 3)", "('3' + 4) .. ''", "string.format('%d', 3.7)",
@@ -77,8 +82,17 @@ struct LuaSnippetGenerator {
     }
 
     mutating func value(_ g: inout SplitMix64, depth: Int) -> String {
-        let maxCase = depth >= 3 ? 9 : 18
+        let maxCase = depth >= 3 ? 9 : 19
         switch g.int(0...maxCase) {
+        case 19:
+            let a = g.pick(Self.numbers), b = g.pick(Self.numbers + ["-1", "0xffffffff", "2^32 + 3", "31", "33"])
+            return g.pick(["cjson.encode(\(value(&g, depth: depth + 1)))", "{pcall(cjson.encode, \(value(&g, depth: depth + 1)))}",
+                           "cjson.decode(\(g.pick(Self.jsonTexts)))", "{pcall(cjson.decode, \(g.pick(Self.jsonTexts)))}",
+                           "cjson.encode(cjson.decode(\(g.pick(Self.jsonTexts))))",
+                           "bit.band(\(a), \(b))", "bit.bor(\(a), \(b))", "bit.bxor(\(a), \(b))", "bit.bnot(\(a))",
+                           "bit.lshift(\(a), \(b))", "bit.rshift(\(a), \(b))", "bit.arshift(\(a), \(b))",
+                           "bit.rol(\(a), \(b))", "bit.tobit(\(a))", "bit.tohex(\(a))", "bit.tohex(\(a), \(b))",
+                           "bit.bswap(\(a))", "{pcall(bit.band, \(g.pick(Self.strings)), \(a))}"])
         case 18: return g.pick(["redis.log(redis.LOG_NOTICE, 'fidelity')", "redis.log(99, 'x')", "redis.log(1)",
                                 "redis.log('x', 'y')", "redis.sha1hex()", "redis.sha1hex(5)", "redis.sha1hex('')",
                                 "redis.REDIS_VERSION", "redis.REDIS_VERSION_NUM", "redis.setresp(2)",
