@@ -49,9 +49,8 @@ final class RunMemo: Sendable {
         var reply: RedisReply
         /// `World.hygiene` of the run: S7 and S5 findings about the commands.
         var hygiene: Violation?
-        /// The mock after the run, PUBLISH log cleared.
+        /// The mock after the run; its PUBLISH log holds what the run published.
         var redis: MockRedis
-        var published: [MockRedis.Published]
     }
 
     let capacity: Int

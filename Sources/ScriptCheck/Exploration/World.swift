@@ -106,14 +106,13 @@ struct World: Hashable, Sendable {
             let spec = config.clients[client]
             let callToken = clients[client].token(of: client)
             token = callToken
-            let publishedBefore = redis.published.count
             let (redisBefore, recordBefore) = (redis, oracle)
             let run = perform(operation, arguments: World.arguments(operation, token: callToken, spec: spec, config: config),
                               scripts: scripts, engine: engine, memo: memo)
             reply = run.reply
             violation = run.hygiene
                 ?? oracle.record(operation, token: callToken, spec: spec, reply: run.reply, nowMicros: redis.nowMicros, config: config)
-                ?? World.wakeups(operation, reply: run.reply, published: redis.published.count - publishedBefore)
+                ?? World.wakeups(operation, reply: run.reply, published: redis.published.count)
                 ?? boundedState(after: operation, token: callToken, before: redisBefore, recordBefore: recordBefore)
             if lostReply { lostReplies += 1 } else { clients[client].learn(from: operation, reply: run.reply) }
         }
@@ -125,36 +124,28 @@ struct World: Hashable, Sendable {
 
     /// Runs `operation` and judges its commands (`hygiene`): the reply and
     /// the verdict, served from `memo` when this exact input ran before.
+    /// Afterwards the mock's PUBLISH log holds what this run published.
     mutating func perform(_ operation: LockOperation, arguments: [[UInt8]], scripts: LockScripts,
                           engine: ScriptEngine, memo: RunMemo?) -> (reply: RedisReply, hygiene: Violation?) {
+        redis.clearPublished()
         guard let memo else {
             let run = run(operation, arguments: arguments, scripts: scripts, engine: engine)
             return (run.reply, World.hygiene(run, operation: operation, scripts: scripts))
         }
-        let history = redis.published
         // Expired keys are invisible to every command a script may run, so
         // states that differ only in expired leftovers share their runs.
-        var before = redis
-        before.clearPublished()
-        before.purgeExpired()
-        let key = RunMemo.Key(operation: operation, arguments: arguments, redis: before)
+        redis.purgeExpired()
+        let key = RunMemo.Key(operation: operation, arguments: arguments, redis: redis)
         if let outcome = memo.outcome(for: key) {
             redis = outcome.redis
-            redis.appendPublished(history + outcome.published)
             return (outcome.reply, outcome.hygiene)
         }
         let draws = engine.randomDraws
-        redis = before
         let run = run(operation, arguments: arguments, scripts: scripts, engine: engine)
         let hygiene = World.hygiene(run, operation: operation, scripts: scripts)
-        let published = redis.published
         if engine.randomDraws == draws {
-            var after = redis
-            after.clearPublished()
-            memo.store(RunMemo.Outcome(reply: run.reply, hygiene: hygiene, redis: after, published: published), for: key)
+            memo.store(RunMemo.Outcome(reply: run.reply, hygiene: hygiene, redis: redis), for: key)
         }
-        redis.clearPublished()
-        redis.appendPublished(history + published)
         return (run.reply, hygiene)
     }
 

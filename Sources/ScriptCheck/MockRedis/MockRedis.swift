@@ -24,9 +24,6 @@ public struct MockRedis: Hashable, Sendable {
     /// matter, and past messages cannot.
     public mutating func clearPublished() { published = [] }
 
-    /// Puts messages back on the log (for a run replayed from a memo).
-    mutating func appendPublished(_ messages: [Published]) { published += messages }
-
     public init(nowMicros: Int64 = 1_700_000_000_000_000) {
         self.nowMicros = nowMicros
     }
@@ -67,52 +64,61 @@ public struct MockRedis: Hashable, Sendable {
     }
 
     private mutating func dispatch(_ name: String, _ a: [[UInt8]]) throws(MockRedisError) -> RedisReply {
-        switch name {
-        case "get": return try get(a)
-        case "set": return try set(a)
-        case "incr": return try incrBy(a[1], 1)
-        case "decr": return try incrBy(a[1], -1)
-        case "incrby": return try incrByCommand(a)
-        case "decrby": return try decrByCommand(a)
-        case "del": return del(a)
-        case "exists": return exists(a)
-        case "type": return type(a)
-        case "expire": return try expireGeneric(a, baseMs: nowMillis, seconds: true)
-        case "pexpire": return try expireGeneric(a, baseMs: nowMillis, seconds: false)
-        case "expireat": return try expireGeneric(a, baseMs: 0, seconds: true)
-        case "pexpireat": return try expireGeneric(a, baseMs: 0, seconds: false)
-        case "ttl": return ttl(a, millis: false)
-        case "pttl": return ttl(a, millis: true)
-        case "persist": return persist(a)
-        case "hset": return try hset(a)
-        case "hget": return try hget(a)
-        case "hdel": return try hdel(a)
-        case "hexists": return try hexists(a)
-        case "hlen": return try hlen(a)
-        case "hgetall": return try hgetall(a)
-        case "hincrby": return try hincrby(a)
-        case "zadd": return try zadd(a)
-        case "zrem": return try zrem(a)
-        case "zscore": return try zscore(a)
-        case "zcard": return try zcard(a)
-        case "zrange": return try zrangeGeneric(a, rangeByScoreCommand: false)
-        case "zrangebyscore": return try zrangeGeneric(a, rangeByScoreCommand: true)
-        case "zremrangebyscore": return try zremrangebyscore(a)
-        case "sadd": return try sadd(a)
-        case "srem": return try srem(a)
-        case "scard": return try scard(a)
-        case "sismember": return try sismember(a)
-        case "smembers": return try smembers(a)
-        case "publish":
+        guard let handler = Self.handlers[name] else {
+            throw MockRedisError("ERR mock redis does not model command '\(name)'")
+        }
+        return try handler(&self, a)
+    }
+
+    typealias Handler = @Sendable (inout MockRedis, [[UInt8]]) throws(MockRedisError) -> RedisReply
+
+    /// Each modelled command's implementation, by lowercased name: one
+    /// lookup per call, where a switch would compare names one by one.
+    private static let handlers: [String: Handler] = [
+        "get": { r, a throws(MockRedisError) in try r.get(a) },
+        "set": { r, a throws(MockRedisError) in try r.set(a) },
+        "incr": { r, a throws(MockRedisError) in try r.incrBy(a[1], 1) },
+        "decr": { r, a throws(MockRedisError) in try r.incrBy(a[1], -1) },
+        "incrby": { r, a throws(MockRedisError) in try r.incrByCommand(a) },
+        "decrby": { r, a throws(MockRedisError) in try r.decrByCommand(a) },
+        "del": { r, a in r.del(a) },
+        "exists": { r, a in r.exists(a) },
+        "type": { r, a in r.type(a) },
+        "expire": { r, a throws(MockRedisError) in try r.expireGeneric(a, baseMs: r.nowMillis, seconds: true) },
+        "pexpire": { r, a throws(MockRedisError) in try r.expireGeneric(a, baseMs: r.nowMillis, seconds: false) },
+        "expireat": { r, a throws(MockRedisError) in try r.expireGeneric(a, baseMs: 0, seconds: true) },
+        "pexpireat": { r, a throws(MockRedisError) in try r.expireGeneric(a, baseMs: 0, seconds: false) },
+        "ttl": { r, a in r.ttl(a, millis: false) },
+        "pttl": { r, a in r.ttl(a, millis: true) },
+        "persist": { r, a in r.persist(a) },
+        "hset": { r, a throws(MockRedisError) in try r.hset(a) },
+        "hget": { r, a throws(MockRedisError) in try r.hget(a) },
+        "hdel": { r, a throws(MockRedisError) in try r.hdel(a) },
+        "hexists": { r, a throws(MockRedisError) in try r.hexists(a) },
+        "hlen": { r, a throws(MockRedisError) in try r.hlen(a) },
+        "hgetall": { r, a throws(MockRedisError) in try r.hgetall(a) },
+        "hincrby": { r, a throws(MockRedisError) in try r.hincrby(a) },
+        "zadd": { r, a throws(MockRedisError) in try r.zadd(a) },
+        "zrem": { r, a throws(MockRedisError) in try r.zrem(a) },
+        "zscore": { r, a throws(MockRedisError) in try r.zscore(a) },
+        "zcard": { r, a throws(MockRedisError) in try r.zcard(a) },
+        "zrange": { r, a throws(MockRedisError) in try r.zrangeGeneric(a, rangeByScoreCommand: false) },
+        "zrangebyscore": { r, a throws(MockRedisError) in try r.zrangeGeneric(a, rangeByScoreCommand: true) },
+        "zremrangebyscore": { r, a throws(MockRedisError) in try r.zremrangebyscore(a) },
+        "sadd": { r, a throws(MockRedisError) in try r.sadd(a) },
+        "srem": { r, a throws(MockRedisError) in try r.srem(a) },
+        "scard": { r, a throws(MockRedisError) in try r.scard(a) },
+        "sismember": { r, a throws(MockRedisError) in try r.sismember(a) },
+        "smembers": { r, a throws(MockRedisError) in try r.smembers(a) },
+        "time": { r, _ in r.time() },
+        "ping": { r, a throws(MockRedisError) in try r.ping(a) },
+        "publish": { r, a in
             // Scripts' messages are recorded for the checker; nobody is
             // subscribed to the mock, so the receiver count is 0.
-            published.append(Published(channel: a[1], message: a[2]))
+            r.published.append(Published(channel: a[1], message: a[2]))
             return .integer(0)
-        case "time": return time()
-        case "ping": return try ping(a)
-        default: throw MockRedisError("ERR mock redis does not model command '\(name)'")
-        }
-    }
+        },
+    ]
 
     /// Commands the mock implements. A name that Redis knows but this returns
     /// false for gets "ERR mock redis does not model command '<name>'".
@@ -125,13 +131,7 @@ public struct MockRedis: Hashable, Sendable {
         RedisCommandTable.commands[name] != nil || RedisCommandTable.commands[name.lowercased()] != nil
     }
 
-    static let modelled: Set<String> = [
-        "get", "set", "incr", "incrby", "decr", "decrby", "del", "exists", "type",
-        "expire", "pexpire", "expireat", "pexpireat", "ttl", "pttl", "persist",
-        "hset", "hget", "hdel", "hexists", "hlen", "hgetall", "hincrby",
-        "zadd", "zrem", "zscore", "zcard", "zrange", "zrangebyscore", "zremrangebyscore",
-        "sadd", "srem", "scard", "sismember", "smembers", "publish", "time", "ping",
-    ]
+    static let modelled: Set<String> = Set(handlers.keys)
 
     /// The arguments of `args` that name keys, for the linter that checks a
     /// script only touches keys it received in KEYS.

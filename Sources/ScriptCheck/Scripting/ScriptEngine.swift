@@ -62,8 +62,8 @@ public final class ScriptEngine {
     private let environment: LuaFunction
     private let globals: LuaFunction
     private var compiled: [String: Result<LuaFunction, LuaState.LoadError>] = [:]
-    private var currentKeys: Set<[UInt8]> = []
-    private var commandNames: [[UInt8]: CommandName] = [:]
+    private var currentKeys: Set<RedisKey> = []
+    private var commandNames: [RedisKey: CommandName] = [:]
     private var problems: [ScriptProblem] = []
     private var commands: [[[UInt8]]] = []
     private var random = RedisRandom()
@@ -172,7 +172,7 @@ public final class ScriptEngine {
     public func eval(_ script: Script, keys: [[UInt8]], arguments: [[UInt8]]) -> ScriptRun {
         problems = []
         commands = []
-        currentKeys = Set(keys)
+        currentKeys = Set(keys.map(RedisKey.init))
         // Redis 7 does not reseed per script: the sequence runs on across calls,
         // so math.random is not reproducible and lint reports its use.
         let function: LuaFunction
@@ -233,7 +233,7 @@ public final class ScriptEngine {
         if command.unmodelled {
             problems.append(.unmodelledCommand(command.name))
         }
-        for key in MockRedis.keyArguments(argv, info: command.info) where !currentKeys.contains(key) {
+        for key in MockRedis.keyArguments(argv, info: command.info) where !currentKeys.contains(RedisKey(key)) {
             problems.append(.undeclaredKey(command: command.name, key: String(decoding: key, as: UTF8.self)))
         }
         let reply = redis.execute(argv, name: command.name, info: command.info)
@@ -251,11 +251,11 @@ public final class ScriptEngine {
     /// What a command's name means, looked up once per spelling a script
     /// uses: scripts repeat the same few names millions of times.
     private func commandNamed(_ bytes: [UInt8]) -> CommandName {
-        if let known = commandNames[bytes] { return known }
+        if let known = commandNames[RedisKey(bytes)] { return known }
         let name = bytes.lowercasedASCII
         let command = CommandName(name: name, info: RedisCommandTable.commands[name],
                                   unmodelled: !MockRedis.isSupported(name) && MockRedis.isKnownToRedis(name))
-        if commandNames.count < 1024 { commandNames[bytes] = command }
+        if commandNames.count < 1024 { commandNames[RedisKey(bytes)] = command }
         return command
     }
 
