@@ -218,7 +218,13 @@ final class LuaState {
         limits.pointee.bytes_limit = 0
         defer { limits.pointee.bytes_limit = savedLimit }
         let count = lua_gettop(lua)
-        let arguments = count == 0 ? [] : (1...count).map { value(at: $0, depth: 0, on: lua) }
+        var arguments: [LuaValue] = []
+        arguments.reserveCapacity(Int(count))
+        var index: Int32 = 1
+        while index <= count {
+            arguments.append(value(at: index, depth: 0, on: lua))
+            index += 1
+        }
         switch functions[Int(id)](arguments) {
         case .values(let results):
             guard lua_checkstack(lua, Int32(results.count) + 2) != 0 else {

@@ -145,10 +145,15 @@ public struct MockRedis: Hashable, Sendable {
     }
 
     static func keyArguments(_ args: [[UInt8]], info: RedisCommandInfo?) -> [[UInt8]] {
-        guard let info, info.firstKey > 0, info.firstKey < args.count else { return [] }
-        let last = info.lastKey < 0 ? args.count + info.lastKey : min(info.lastKey, args.count - 1)
-        guard last >= info.firstKey, info.keyStep > 0 else { return [] }
-        return stride(from: info.firstKey, through: last, by: info.keyStep).map { args[$0] }
+        keyPositions(args.count, info: info).map { args[$0] }
+    }
+
+    /// Where `keyArguments` finds the keys in an argument list of `count`.
+    static func keyPositions(_ count: Int, info: RedisCommandInfo?) -> StrideThrough<Int> {
+        guard let info, info.firstKey > 0, info.firstKey < count else { return stride(from: 1, through: 0, by: 1) }
+        let last = info.lastKey < 0 ? count + info.lastKey : min(info.lastKey, count - 1)
+        guard last >= info.firstKey, info.keyStep > 0 else { return stride(from: 1, through: 0, by: 1) }
+        return stride(from: info.firstKey, through: last, by: info.keyStep)
     }
 }
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Hashing of mock states, written out because the search hashes millions
 /// of them (the visited table, the run memo): `[UInt8]`'s own conformance
 /// feeds the hasher a byte at a time, and a Dictionary's seeds a hasher per
@@ -71,7 +77,12 @@ struct RedisKey: Hashable, Sendable {
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     func hash(into hasher: inout Hasher) { StateHashing.combine(bytes, into: &hasher) }
-    static func == (a: RedisKey, b: RedisKey) -> Bool { a.bytes == b.bytes }
+    /// memcmp: Array's own == goes element by element, slowly in a debug build.
+    static func == (a: RedisKey, b: RedisKey) -> Bool {
+        a.bytes.count == b.bytes.count && a.bytes.withUnsafeBytes { x in
+            b.bytes.withUnsafeBytes { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 }
+        }
+    }
 }
 
 enum StateHashing {

@@ -233,8 +233,8 @@ public final class ScriptEngine {
         if command.unmodelled {
             problems.append(.unmodelledCommand(command.name))
         }
-        for key in MockRedis.keyArguments(argv, info: command.info) where !currentKeys.contains(RedisKey(key)) {
-            problems.append(.undeclaredKey(command: command.name, key: String(decoding: key, as: UTF8.self)))
+        for position in MockRedis.keyPositions(argv.count, info: command.info) where !currentKeys.contains(RedisKey(argv[position])) {
+            problems.append(.undeclaredKey(command: command.name, key: String(decoding: argv[position], as: UTF8.self)))
         }
         let reply = redis.execute(argv, name: command.name, info: command.info)
         if case .error(let text) = reply {
