@@ -14,7 +14,7 @@ enum ScriptCheckBench {
             }
         }
         report.add(Measurement(metric: "scriptcheck_random_steps", count: random.coverage.steps, elapsed: randomTime,
-                               note: "steps/s, \(runs) random schedules x 100 steps, \(random.coverage.steps) steps"))
+                               note: "steps/s, \(runs) random schedules x 100 steps, \(random.coverage.steps) steps, 2 threads"))
 
         var config = ExplorationConfig.exhaustiveDefault
         config.depth = exhaustiveDepth

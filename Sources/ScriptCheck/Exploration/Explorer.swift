@@ -113,26 +113,20 @@ public final class Explorer {
         let scripts = self.scripts
         let memo = self.memo
         let budget = engine.instructionBudget
-        let group = DispatchGroup()
-        for _ in 0..<max(1, threads) {
-            group.enter()
-            Thread {
-                let worker = Explorer(scripts: scripts, sharing: memo, instructionBudget: budget)
-                while let index = shared.state.withLock({ state -> Int? in
-                    guard state.found == nil, state.next < work.count else { return nil }
-                    defer { state.next += 1 }
-                    return state.next
-                }) {
-                    var path = work[index].path
-                    worker.search(work[index].world, remaining: config.depth - path.count,
-                                  path: &path, config: config, shared: shared, stateLimit: stateLimit)
-                }
-                let covered = worker.coverage
-                shared.state.withLock { $0.coverage.add(covered) }
-                group.leave()
-            }.start()
+        Explorer.onThreads(threads) {
+            let worker = Explorer(scripts: scripts, sharing: memo, instructionBudget: budget)
+            while let index = shared.state.withLock({ state -> Int? in
+                guard state.found == nil, state.next < work.count else { return nil }
+                defer { state.next += 1 }
+                return state.next
+            }) {
+                var path = work[index].path
+                worker.search(work[index].world, remaining: config.depth - path.count,
+                              path: &path, config: config, shared: shared, stateLimit: stateLimit)
+            }
+            let covered = worker.coverage
+            shared.state.withLock { $0.coverage.add(covered) }
         }
-        group.wait()
         let (found, covered) = shared.state.withLock { ($0.found, $0.coverage) }
         counted.add(covered)
         guard let (violation, actions) = found else { return nil }
@@ -199,31 +193,40 @@ public final class Explorer {
         let board = RandomBoard()
         let scripts = self.scripts
         let budget = engine.instructionBudget
-        let group = DispatchGroup()
-        for _ in 0..<max(1, threads) {
-            group.enter()
-            Thread {
-                let worker = Explorer(scripts: scripts, instructionBudget: budget)
-                while let index = board.state.withLock({ state -> Int? in
-                    guard state.next < seeds.count, state.next < (state.found?.index ?? Int.max) else { return nil }
-                    defer { state.next += 1 }
-                    return state.next
-                }) {
-                    if let example = worker.randomSchedule(config, seed: seeds[index], steps: steps) {
-                        board.state.withLock { state in
-                            if index < (state.found?.index ?? Int.max) { state.found = (index, example) }
-                        }
+        Explorer.onThreads(threads) {
+            let worker = Explorer(scripts: scripts, instructionBudget: budget)
+            while let index = board.state.withLock({ state -> Int? in
+                guard state.next < seeds.count, state.next < (state.found?.index ?? Int.max) else { return nil }
+                defer { state.next += 1 }
+                return state.next
+            }) {
+                if let example = worker.randomSchedule(config, seed: seeds[index], steps: steps) {
+                    board.state.withLock { state in
+                        if index < (state.found?.index ?? Int.max) { state.found = (index, example) }
                     }
                 }
-                let covered = worker.coverage
-                board.state.withLock { $0.coverage.add(covered) }
+            }
+            let covered = worker.coverage
+            board.state.withLock { $0.coverage.add(covered) }
+        }
+        let (found, covered) = board.state.withLock { ($0.found, $0.coverage) }
+        counted.add(covered)
+        return found?.example
+    }
+
+    /// Runs `body` on `count` threads of their own (at least one) and waits
+    /// for all of them: each search thread builds its own engine, since a
+    /// Lua state is not thread-safe.
+    private static func onThreads(_ count: Int, _ body: @escaping @Sendable () -> Void) {
+        let group = DispatchGroup()
+        for _ in 0..<max(1, count) {
+            group.enter()
+            Thread {
+                body()
                 group.leave()
             }.start()
         }
         group.wait()
-        let (found, covered) = board.state.withLock { ($0.found, $0.coverage) }
-        counted.add(covered)
-        return found?.example
     }
 
     /// One random schedule; reproducible from its own seed.

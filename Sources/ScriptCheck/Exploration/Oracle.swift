@@ -50,9 +50,9 @@ struct Oracle: Hashable, Sendable {
 
     /// Forgets what has expired, so equal situations hash equal.
     mutating func forgetExpired(at now: Int64) {
-        // Checked first: filtering always builds new tables, and most states have nothing to forget.
-        guard leases.values.contains(where: { $0.expiresMs <= now }) || intents.values.contains(where: { $0 <= now })
-                || arrivals.count != intents.count else { return }
+        // Checked first: filtering always builds new tables, and most states
+        // have nothing to forget (arrivals are kept only beside intents).
+        guard leases.values.contains(where: { $0.expiresMs <= now }) || intents.values.contains(where: { $0 <= now }) else { return }
         leases = leases.filter { $0.value.expiresMs > now }
         intents = intents.filter { $0.value > now }
         arrivals = arrivals.filter { intents[$0.key] != nil }

@@ -141,11 +141,7 @@ public struct MockRedis: Hashable, Sendable {
     /// empty for movable-key commands (EVAL, SORT, ZUNIONSTORE, ...).
     public static func keyArguments(_ args: [[UInt8]]) -> [[UInt8]] {
         guard let nameBytes = args.first else { return [] }
-        return keyArguments(args, info: RedisCommandTable.commands[nameBytes.lowercasedASCII])
-    }
-
-    static func keyArguments(_ args: [[UInt8]], info: RedisCommandInfo?) -> [[UInt8]] {
-        keyPositions(args.count, info: info).map { args[$0] }
+        return keyPositions(args.count, info: RedisCommandTable.commands[nameBytes.lowercasedASCII]).map { args[$0] }
     }
 
     /// Where `keyArguments` finds the keys in an argument list of `count`.
