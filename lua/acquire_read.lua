@@ -19,7 +19,8 @@
 -- in prefer-writers mode), S5 (every key it writes carries an expiry) and
 -- BOUND (no stale caps entry survives a capped grant). Every key's type is
 -- checked before any write, mostly by the reads the decision needs (a
--- WRONGTYPE there becomes the lock's error).
+-- WRONGTYPE there becomes the lock's error); on an idle lock one EXISTS
+-- finds none of them and the grant follows.
 
 local function wrong(index, expected)
   return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
@@ -32,10 +33,10 @@ end
 
 local token, lease, mode, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
-if not string.match(lease, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') then
+if #lease > 9 or not string.find(lease, '^[1-9]%d*$') then
   return redis.error_reply('RWLOCK lease must be a positive integer of milliseconds')
 end
-if not string.match(cap, '^%d%d?%d?%d?%d?%d?%d?%d?%d?%d?$') then
+if #cap > 10 or not string.find(cap, '^%d+$') then
   return redis.error_reply('RWLOCK cap must be 0 or a positive integer of milliseconds')
 end
 if mode ~= 'prefer-writers' and mode ~= 'prefer-readers' then
@@ -45,47 +46,66 @@ lease, cap = tonumber(lease), tonumber(cap)
 
 local last_fence = redis.pcall('GET', KEYS[6])
 if type(last_fence) == 'table' then return wrong(6, 'string') end
-if last_fence and not string.match(last_fence, '^%d+$') then
+if last_fence and not string.find(last_fence, '^%d+$') then
   return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
 end
-local writer_left = redis.call('PTTL', KEYS[1])
-if writer_left ~= -2 then
-  if type(redis.pcall('HGET', KEYS[1], 'token')) == 'table' then return wrong(1, 'hash') end
-  if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
-end
-local problem = check_type(3, 'zset') or check_type(4, 'zset')
-if problem then return problem end
-
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
--- A reader whose lease ended holds nothing: drop it before counting.
-if type(redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)) == 'table' then return wrong(2, 'zset') end
--- The first intent still alive (expired ones hold nobody up).
-local first = redis.pcall('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-if first.err then return wrong(5, 'zset') end
+-- A lock nobody holds or waits for has none of its other keys: one EXISTS
+-- proves there is nothing to type-check, prune or wait for, and the grant
+-- follows at once. Otherwise every key is read (and so type-checked) below.
+local fresh = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]) == 0
+if not fresh then
+  local writer_left = redis.call('PTTL', KEYS[1])
+  if writer_left ~= -2 then
+    if type(redis.pcall('HGET', KEYS[1], 'token')) == 'table' then return wrong(1, 'hash') end
+    if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
+  end
+  local problem = check_type(3, 'zset') or check_type(4, 'zset')
+  if problem then return problem end
 
-local held = redis.call('ZSCORE', KEYS[2], token)
-if held then
-  -- A retried acquire: report the live lease, grant nothing new.
-  return {1, tonumber(held) - now, 0}
+  -- A reader whose lease ended holds nothing: drop it before counting.
+  if type(redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)) == 'table' then return wrong(2, 'zset') end
+  -- The first intent still alive (expired ones hold nobody up).
+  local first = redis.pcall('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if first.err then return wrong(5, 'zset') end
+
+  local held = redis.call('ZSCORE', KEYS[2], token)
+  if held then
+    -- A retried acquire: report the live lease, grant nothing new.
+    return {1, tonumber(held) - now, 0}
+  end
+  if writer_left > 0 then return {0, writer_left, 0} end
+  if mode == 'prefer-writers' and first[2] then return {0, tonumber(first[2]) - now, 0} end
 end
-if writer_left > 0 then return {0, writer_left, 0} end
-if mode == 'prefer-writers' and first[2] then return {0, tonumber(first[2]) - now, 0} end
 
 local deadline = now + lease
 if cap > 0 then
   deadline = math.min(deadline, now + cap)
   -- A caps entry outlives its reader when the lease ran out unreleased; drop
   -- such entries before adding, so the set holds no more than live readers.
-  for _, capped in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-    if not redis.call('ZSCORE', KEYS[2], capped) then redis.call('ZREM', KEYS[3], capped) end
+  -- (On a fresh lock there is no such entry, and the new one sets the expiry.)
+  if fresh then
+    redis.call('ZADD', KEYS[3], now + cap, token)
+    redis.call('PEXPIREAT', KEYS[3], now + cap)
+  else
+    for _, capped in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+      if not redis.call('ZSCORE', KEYS[2], capped) then redis.call('ZREM', KEYS[3], capped) end
+    end
+    redis.call('ZADD', KEYS[3], now + cap, token)
+    local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+    redis.call('PEXPIREAT', KEYS[3], last[2])
   end
-  redis.call('ZADD', KEYS[3], now + cap, token)
-  local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', KEYS[3], last[2])
 end
-redis.call('ZADD', KEYS[2], deadline, token)
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[2], last[2])
+-- In Redis, printing a number (one passed to redis.call) costs about as much
+-- as a command: the deadline is printed once, as text.
+local deadline_text = string.format('%d', deadline)
+redis.call('ZADD', KEYS[2], deadline_text, token)
+if fresh then
+  redis.call('PEXPIREAT', KEYS[2], deadline_text)
+else
+  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[2], last[2])
+end
 return {1, deadline - now, 0}

@@ -19,7 +19,8 @@
 -- intent), first-come-first-served among writers, S5, and S6: the fence is
 -- max(last + 1, server time in us), so it still grows after every key of the
 -- lock has expired. Every key's type is checked before any write, mostly by
--- the reads the decision needs (a WRONGTYPE there becomes the lock's error).
+-- the reads the decision needs (a WRONGTYPE there becomes the lock's error);
+-- on an idle lock one EXISTS finds none of them and the grant follows.
 
 local function wrong(index, expected)
   return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
@@ -28,79 +29,90 @@ end
 
 local token, lease, intent, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
-if not string.match(lease, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') then
+if #lease > 9 or not string.find(lease, '^[1-9]%d*$') then
   return redis.error_reply('RWLOCK lease must be a positive integer of milliseconds')
 end
-if not string.match(intent, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') then
+if #intent > 9 or not string.find(intent, '^[1-9]%d*$') then
   return redis.error_reply('RWLOCK intent must be a positive integer of milliseconds')
 end
-if not string.match(cap, '^%d%d?%d?%d?%d?%d?%d?%d?%d?%d?$') then
+if #cap > 10 or not string.find(cap, '^%d+$') then
   return redis.error_reply('RWLOCK cap must be 0 or a positive integer of milliseconds')
 end
-lease, intent, cap = tonumber(lease), tonumber(intent), tonumber(cap)
+-- In Redis, parsing a number (tonumber) or printing one (a number passed to
+-- redis.call) costs about as much as a command: the intent is parsed only when
+-- registered, and each number Redis stores is printed once, as text.
+lease, cap = tonumber(lease), tonumber(cap)
 
 local last_fence = redis.pcall('GET', KEYS[6])
 if type(last_fence) == 'table' then return wrong(6, 'string') end
-if last_fence and not string.match(last_fence, '^%d+$') then
+if last_fence and not string.find(last_fence, '^%d+$') then
   return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
 end
-local writer_left = redis.call('PTTL', KEYS[1])
-local holder = false
-if writer_left ~= -2 then
-  holder = redis.pcall('HGET', KEYS[1], 'token')
-  if type(holder) == 'table' then return wrong(1, 'hash') end
-  if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
-end
-local reader = redis.pcall('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if reader.err then return wrong(2, 'zset') end
-for i = 3, 4 do
-  local found = redis.call('TYPE', KEYS[i]).ok
-  if found ~= 'none' and found ~= 'zset' then return wrong(i, 'zset') end
-end
-
 local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local seconds, micros = tonumber(clock[1]), tonumber(clock[2])
+local now = seconds * 1000 + math.floor(micros / 1000)
+local now_us = seconds * 1000000 + micros
 
-local lapsed = redis.pcall('ZRANGEBYSCORE', KEYS[5], '-inf', now)
-if lapsed.err then return wrong(5, 'zset') end
-for _, expired in ipairs(lapsed) do
-  redis.call('ZREM', KEYS[5], expired)
-  redis.call('ZREM', KEYS[4], expired)
-end
-local head = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
-
-if writer_left > 0 and holder == token then
-  -- A retried acquire: report the live lease and its fence, grant nothing new.
-  return {1, writer_left, tonumber(redis.call('HGET', KEYS[1], 'fence'))}
-end
-
-local wait = 0
-if writer_left > 0 then
-  wait = writer_left
-else
-  -- The latest reader deadline; entries whose leases ended give wait <= 0.
-  if reader[2] then wait = tonumber(reader[2]) - now end
-end
-if wait > 0 or (head and head ~= token) then
-  redis.call('ZADD', KEYS[4], 'NX', now_us, token)
-  redis.call('ZADD', KEYS[5], now + intent, token)
-  local last = redis.call('ZRANGE', KEYS[5], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', KEYS[5], last[2])
-  redis.call('PEXPIREAT', KEYS[4], last[2])
-  local position = 0
-  for index, waiting in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
-    if waiting == token then position = index end
+-- A lock nobody holds or waits for has none of its other keys: one EXISTS
+-- proves there is nothing to type-check, prune or wait for, and the grant
+-- follows at once. Otherwise every key is read (and so type-checked) below.
+local head = nil
+if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]) > 0 then
+  local writer_left = redis.call('PTTL', KEYS[1])
+  local holder = false
+  if writer_left ~= -2 then
+    holder = redis.pcall('HGET', KEYS[1], 'token')
+    if type(holder) == 'table' then return wrong(1, 'hash') end
+    if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
   end
-  return {0, math.max(wait, 1), position}
+  local reader = redis.pcall('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  if reader.err then return wrong(2, 'zset') end
+  for i = 3, 4 do
+    local found = redis.call('TYPE', KEYS[i]).ok
+    if found ~= 'none' and found ~= 'zset' then return wrong(i, 'zset') end
+  end
+
+  local lapsed = redis.pcall('ZRANGEBYSCORE', KEYS[5], '-inf', now)
+  if lapsed.err then return wrong(5, 'zset') end
+  for _, expired in ipairs(lapsed) do
+    redis.call('ZREM', KEYS[5], expired)
+    redis.call('ZREM', KEYS[4], expired)
+  end
+  head = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
+
+  if writer_left > 0 and holder == token then
+    -- A retried acquire: report the live lease and its fence, grant nothing new.
+    return {1, writer_left, tonumber(redis.call('HGET', KEYS[1], 'fence'))}
+  end
+
+  local wait = 0
+  if writer_left > 0 then
+    wait = writer_left
+  else
+    -- The latest reader deadline; entries whose leases ended give wait <= 0.
+    if reader[2] then wait = tonumber(reader[2]) - now end
+  end
+  if wait > 0 or (head and head ~= token) then
+    redis.call('ZADD', KEYS[4], 'NX', now_us, token)
+    redis.call('ZADD', KEYS[5], now + tonumber(intent), token)
+    local last = redis.call('ZRANGE', KEYS[5], -1, -1, 'WITHSCORES')
+    redis.call('PEXPIREAT', KEYS[5], last[2])
+    redis.call('PEXPIREAT', KEYS[4], last[2])
+    local position = 0
+    for index, waiting in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+      if waiting == token then position = index end
+    end
+    return {0, math.max(wait, 1), position}
+  end
 end
 
 local fence = math.max((tonumber(last_fence) or 0) + 1, now_us)
+local fence_text = string.format('%d', fence)
 local deadline = now + lease
 if cap > 0 then deadline = math.min(deadline, now + cap) end
-redis.call('SET', KEYS[6], fence, 'PX', 604800000)
-redis.call('HSET', KEYS[1], 'token', token, 'fence', fence, 'cap', cap > 0 and now + cap or 0)
-redis.call('PEXPIREAT', KEYS[1], deadline)
+redis.call('SET', KEYS[6], fence_text, 'PX', '604800000')
+redis.call('HSET', KEYS[1], 'token', token, 'fence', fence_text, 'cap', cap > 0 and string.format('%d', now + cap) or '0')
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', deadline))
 if head == token then
   redis.call('ZREM', KEYS[4], token)
   redis.call('ZREM', KEYS[5], token)

@@ -21,7 +21,7 @@ for i = 1, 6 do
   end
 end
 local last_fence = redis.call('GET', KEYS[6])
-if last_fence and not string.match(last_fence, '^%d+$') then
+if last_fence and not string.find(last_fence, '^%d+$') then
   return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
 end
 local clock = redis.call('TIME')

@@ -16,7 +16,7 @@
 
 local token, lease = ARGV[1], ARGV[2]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
-if not string.match(lease, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') then
+if #lease > 9 or not string.find(lease, '^[1-9]%d*$') then
   return redis.error_reply('RWLOCK lease must be a positive integer of milliseconds')
 end
 lease = tonumber(lease)

@@ -195,7 +195,10 @@ struct World: Hashable, Sendable {
     /// the write lease, the readers zset for each read lease (S4: nobody
     /// else's call may erase it) — and so does its hard cap, if it has one
     /// (the writer hash's `cap`, the caps zset): a cap record that expires
-    /// early lets a later renew run past the cap.
+    /// early lets a later renew run past the cap. "Until it ends" is checked
+    /// against the keys' expiries too, so a record set to expire before its
+    /// lease ends is caught at once, not only if the search happens to stop
+    /// the clock in between.
     func leasesRecorded() -> Violation? {
         let now = nowMs
         // What HGET and ZSCORE reply, read without running them.
@@ -222,6 +225,13 @@ struct World: Hashable, Sendable {
             let recorded = lease.write ? field("token") == .bulk(name) : number(score(1, name)) != nil
             if !recorded {
                 return Violation(invariant: "S4", message: "live \(lease.write ? "write" : "read") lease \(token) is no longer on record")
+            }
+            // The lease is live while now < expiresMs; its key while now <= its deadline.
+            if let last = redis.lastLiveMs(World.keys[lease.write ? 0 : 1]), last + 1 < lease.expiresMs {
+                return Violation(invariant: "S4", message: "the record of live \(lease.write ? "write" : "read") lease \(token) expires \(lease.expiresMs - last - 1) ms before the lease ends")
+            }
+            if let capMs = lease.capMs, !lease.write, let last = redis.lastLiveMs(World.keys[2]), last + 1 < lease.expiresMs {
+                return Violation(invariant: "CAP", message: "the hard cap of live lease \(token) (\(capMs - World.startMicros / 1000) ms after the start) expires \(lease.expiresMs - last - 1) ms before the lease ends")
             }
             guard let cap = lease.capMs else { continue }
             let stored = lease.write ? field("cap") : score(2, name)

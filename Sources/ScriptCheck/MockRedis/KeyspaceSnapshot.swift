@@ -68,6 +68,14 @@ extension MockRedis {
         return entry.value
     }
 
+    /// The last millisecond `key` lives (its PEXPIREAT deadline: Redis
+    /// keeps a key while the clock has not passed it), nil when the key is
+    /// absent or has no expiry.
+    func lastLiveMs(_ key: [UInt8]) -> Int64? {
+        guard let entry = keyspace[RedisKey(key)], !isExpired(entry) else { return nil }
+        return entry.expireAtMs
+    }
+
     /// Whether `key` is live and has no expiry.
     func isPersistent(_ key: [UInt8]) -> Bool {
         guard let entry = keyspace[RedisKey(key)] else { return false }
