@@ -21,14 +21,6 @@ enum ServerCPU {
 
     static func run(_ client: RedisClient, prefix: String, report: Report, cycles: Int) async throws {
         let lock = try RWLock(name: "\(prefix):cpu", client: client)
-        for mode in [Lease.Mode.write, .read] {
-            for _ in 0..<200 { try await Cycles.cycle(lock, mode) }  // loads the scripts
-            let cost = try await perCycle(client, ["evalsha"], cycles: cycles) {
-                try await Cycles.cycle(lock, mode)
-            }
-            report.add(Measurement(metric: "server_cpu_\(mode == .write ? "write" : "read")_cycle", p50: cost,
-                                   p99: nil, opsPerSecond: nil, note: "server µs per cycle (mean), \(cycles) cycles"))
-        }
         guard let sha = try await client.benchmarkCommand(["SCRIPT", "LOAD", try compareAndDelete()]) else {
             throw BenchError("SCRIPT LOAD returned nil")
         }
@@ -39,11 +31,32 @@ enum ServerCPU {
                 try await client.benchmarkCommand(["EVALSHA", sha, "1", key, token]) == "1"
             else { throw BenchError("the mutex cycle did not take and release its key") }
         }
-        for _ in 0..<200 { try await mutexCycle() }
-        let cost = try await perCycle(client, ["set", "evalsha"], cycles: cycles, mutexCycle)
-        report.add(Measurement(metric: "server_cpu_mutex_cycle", p50: cost, p99: nil, opsPerSecond: nil,
-                               note: "SET NX PX + compare-and-delete EVALSHA, same measure"))
+        for _ in 0..<200 {  // loads the scripts, warms the server
+            try await Cycles.cycle(lock, .write)
+            try await Cycles.cycle(lock, .read)
+            try await mutexCycle()
+        }
+        // The three kinds run in alternating rounds, so a machine that slows
+        // down or speeds up part-way (these shared cores do, by 20% within
+        // minutes) weighs on all three alike; each figure is the median of
+        // its rounds' means.
+        let rounds = 15
+        let perRound = max(1, cycles / rounds)
+        var write: [Double] = [], read: [Double] = [], mutex: [Double] = []
+        for _ in 0..<rounds {
+            write.append(try await perCycle(client, ["evalsha"], cycles: perRound) { try await Cycles.cycle(lock, .write) })
+            read.append(try await perCycle(client, ["evalsha"], cycles: perRound) { try await Cycles.cycle(lock, .read) })
+            mutex.append(try await perCycle(client, ["set", "evalsha"], cycles: perRound, mutexCycle))
+        }
+        let note = "server µs per cycle, median of \(rounds) interleaved rounds × \(perRound) cycles"
+        report.add(Measurement(metric: "server_cpu_write_cycle", p50: median(write), p99: nil, opsPerSecond: nil, note: note))
+        report.add(Measurement(metric: "server_cpu_read_cycle", p50: median(read), p99: nil, opsPerSecond: nil, note: note))
+        report.add(Measurement(metric: "server_cpu_mutex_cycle", p50: median(mutex), p99: nil, opsPerSecond: nil,
+                               note: "SET NX PX + compare-and-delete EVALSHA, same rounds"))
     }
+
+    /// Nearest-rank median, as every other p50 here (the rounds are odd in number).
+    private static func median(_ values: [Double]) -> Double? { Measurement.percentile(values.sorted(), 0.5) }
 
     /// Mean server µs per `cycle` spent in `commands` (INFO's lowercase names).
     private static func perCycle(
