@@ -80,32 +80,30 @@ if not fresh then
   if mode == 'prefer-writers' and first[2] then return {0, tonumber(first[2]) - now, 0} end
 end
 
+-- In Redis, printing a number (one passed to redis.call) costs about as much
+-- as a command: each score is printed once, as text. A set expires with its
+-- latest score; on a fresh lock that is the entry just added.
+local function expire_with_latest(index, added)
+  if not fresh then added = redis.call('ZRANGE', KEYS[index], -1, -1, 'WITHSCORES')[2] end
+  redis.call('PEXPIREAT', KEYS[index], added)
+end
+
 local deadline = now + lease
 if cap > 0 then
   deadline = math.min(deadline, now + cap)
   -- A caps entry outlives its reader when the lease ran out unreleased; drop
-  -- such entries before adding, so the set holds no more than live readers.
-  -- (On a fresh lock there is no such entry, and the new one sets the expiry.)
-  if fresh then
-    redis.call('ZADD', KEYS[3], now + cap, token)
-    redis.call('PEXPIREAT', KEYS[3], now + cap)
-  else
+  -- such entries before adding, so the set holds no more than live readers
+  -- (a fresh lock has none).
+  if not fresh then
     for _, capped in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
       if not redis.call('ZSCORE', KEYS[2], capped) then redis.call('ZREM', KEYS[3], capped) end
     end
-    redis.call('ZADD', KEYS[3], now + cap, token)
-    local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
-    redis.call('PEXPIREAT', KEYS[3], last[2])
   end
+  local cap_text = string.format('%d', now + cap)
+  redis.call('ZADD', KEYS[3], cap_text, token)
+  expire_with_latest(3, cap_text)
 end
--- In Redis, printing a number (one passed to redis.call) costs about as much
--- as a command: the deadline is printed once, as text.
 local deadline_text = string.format('%d', deadline)
 redis.call('ZADD', KEYS[2], deadline_text, token)
-if fresh then
-  redis.call('PEXPIREAT', KEYS[2], deadline_text)
-else
-  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', KEYS[2], last[2])
-end
+expire_with_latest(2, deadline_text)
 return {1, deadline - now, 0}
