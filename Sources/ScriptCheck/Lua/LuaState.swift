@@ -4,6 +4,8 @@ import CLua
 enum LuaReturn {
     /// Return these values to the caller.
     case values([LuaValue])
+    /// Return this one value: `redis.call`'s case, without an array.
+    case value(LuaValue)
     /// Raise this value as a Lua error. The C trampoline raises it, so the
     /// `longjmp` never crosses a Swift frame.
     case raise(LuaValue)
@@ -233,6 +235,13 @@ final class LuaState {
             }
             for result in results { push(result, depth: 0, on: lua) }
             return Int32(results.count)
+        case .value(let result):
+            guard lua_checkstack(lua, 2) != 0 else {
+                push(.string("too many results to return"), depth: 0, on: lua)
+                return -1
+            }
+            push(result, depth: 0, on: lua)
+            return 1
         case .raise(let error):
             push(error, depth: 0, on: lua)
             return -1
@@ -292,9 +301,16 @@ final class LuaState {
                 push(element, depth: depth + 1, on: lua)
                 lua_rawseti(lua, -2, Int32(offset + 1))
             }
-            for (name, element) in table.fields.sorted(by: { $0.key < $1.key }) {
+            // Sorted so a table is built the same way every time; the
+            // usual one field ({ok=…}, {err=…}) needs no sort.
+            if table.fields.count == 1, let (name, element) = table.fields.first {
                 push(element, depth: depth + 1, on: lua)
                 lua_setfield(lua, -2, name)
+            } else {
+                for (name, element) in table.fields.sorted(by: { $0.key < $1.key }) {
+                    push(element, depth: depth + 1, on: lua)
+                    lua_setfield(lua, -2, name)
+                }
             }
         }
     }

@@ -38,16 +38,28 @@ public struct MockRedis: Hashable, Sendable {
         guard let nameBytes = args.first else {
             return .error(MockRedisError.unknownCommand.message)
         }
-        let name = nameBytes.lowercasedASCII
-        return execute(args, name: name, info: RedisCommandTable.commands[name])
+        return execute(args, command: Command(nameBytes.lowercasedASCII))
     }
 
-    /// `execute` with the command's lowercased name and table entry already
-    /// looked up (the script engine does so once per distinct name).
-    mutating func execute(_ args: [[UInt8]], name: String, info: RedisCommandInfo?) -> RedisReply {
+    /// A command looked up by its lowercased name: its table entry and its
+    /// handler. The script engine looks each spelling up once and keeps it.
+    struct Command: Sendable {
+        let name: String
+        let info: RedisCommandInfo?
+        fileprivate let handler: Handler?
+
+        init(_ name: String) {
+            self.name = name
+            info = RedisCommandTable.commands[name]
+            handler = MockRedis.handlers[name]
+        }
+    }
+
+    /// `execute` with the command already looked up.
+    mutating func execute(_ args: [[UInt8]], command: Command) -> RedisReply {
         // The order of these checks is Redis's scriptCall(): lookup, arity,
         // then the noscript flag, and only then the command itself.
-        guard let info else {
+        guard let info = command.info else {
             return .error(MockRedisError.unknownCommand.message)
         }
         guard info.acceptsArgumentCount(args.count) else {
@@ -56,25 +68,21 @@ public struct MockRedis: Hashable, Sendable {
         if info.noScript {
             return .error(MockRedisError.notAllowedFromScript.message)
         }
+        guard let handler = command.handler else {
+            return .error("ERR mock redis does not model command '\(command.name)'")
+        }
         do {
-            return try dispatch(name, args)
+            return try handler(&self, args)
         } catch {
             return .error(error.message)
         }
-    }
-
-    private mutating func dispatch(_ name: String, _ a: [[UInt8]]) throws(MockRedisError) -> RedisReply {
-        guard let handler = Self.handlers[name] else {
-            throw MockRedisError("ERR mock redis does not model command '\(name)'")
-        }
-        return try handler(&self, a)
     }
 
     typealias Handler = @Sendable (inout MockRedis, [[UInt8]]) throws(MockRedisError) -> RedisReply
 
     /// Each modelled command's implementation, by lowercased name: one
     /// lookup per call, where a switch would compare names one by one.
-    private static let handlers: [String: Handler] = [
+    fileprivate static let handlers: [String: Handler] = [
         "get": { r, a throws(MockRedisError) in try r.get(a) },
         "set": { r, a throws(MockRedisError) in try r.set(a) },
         "incr": { r, a throws(MockRedisError) in try r.incrBy(a[1], 1) },

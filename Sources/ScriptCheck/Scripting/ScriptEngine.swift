@@ -62,7 +62,8 @@ public final class ScriptEngine {
     private let environment: LuaFunction
     private let globals: LuaFunction
     private var compiled: [String: Result<LuaFunction, LuaState.LoadError>] = [:]
-    private var currentKeys: Set<RedisKey> = []
+    /// This run's KEYS, searched linearly: a script has a handful.
+    private var currentKeys: [RedisKey] = []
     private var commandNames: [RedisKey: CommandName] = [:]
     private var problems: [ScriptProblem] = []
     private var commands: [[[UInt8]]] = []
@@ -172,7 +173,7 @@ public final class ScriptEngine {
     public func eval(_ script: Script, keys: [[UInt8]], arguments: [[UInt8]]) -> ScriptRun {
         problems = []
         commands = []
-        currentKeys = Set(keys.map(RedisKey.init))
+        currentKeys = keys.map(RedisKey.init)
         // Redis 7 does not reseed per script: the sequence runs on across calls,
         // so math.random is not reproducible and lint reports its use.
         let function: LuaFunction
@@ -213,6 +214,7 @@ public final class ScriptEngine {
             return fail(ScriptEngine.errorTable("Please specify at least one argument for this redis lib call"))
         }
         var argv: [[UInt8]] = []
+        argv.reserveCapacity(arguments.count)
         for argument in arguments {
             switch argument {
             case .string(let bytes): argv.append(bytes)
@@ -229,14 +231,15 @@ public final class ScriptEngine {
             }
         }
         commands.append(argv)
-        let command = commandNamed(argv[0])
-        if command.unmodelled {
+        let named = commandNamed(argv[0])
+        let command = named.command
+        if named.unmodelled {
             problems.append(.unmodelledCommand(command.name))
         }
         for position in MockRedis.keyPositions(argv.count, info: command.info) where !currentKeys.contains(RedisKey(argv[position])) {
             problems.append(.undeclaredKey(command: command.name, key: String(decoding: argv[position], as: UTF8.self)))
         }
-        let reply = redis.execute(argv, name: command.name, info: command.info)
+        let reply = redis.execute(argv, command: command)
         if case .error(let text) = reply {
             var table = ScriptEngine.errorTable([0x2D] + Array(text.utf8))
             if case .table(var fields) = table {
@@ -245,7 +248,7 @@ public final class ScriptEngine {
             }
             return fail(table)
         }
-        return .values([ScriptEngine.luaValue(from: reply)])
+        return .value(ScriptEngine.luaValue(from: reply))
     }
 
     /// What a command's name means, looked up once per spelling a script
@@ -253,15 +256,14 @@ public final class ScriptEngine {
     private func commandNamed(_ bytes: [UInt8]) -> CommandName {
         if let known = commandNames[RedisKey(bytes)] { return known }
         let name = bytes.lowercasedASCII
-        let command = CommandName(name: name, info: RedisCommandTable.commands[name],
+        let command = CommandName(command: MockRedis.Command(name),
                                   unmodelled: !MockRedis.isSupported(name) && MockRedis.isKnownToRedis(name))
         if commandNames.count < 1024 { commandNames[RedisKey(bytes)] = command }
         return command
     }
 
     private struct CommandName {
-        var name: String
-        var info: RedisCommandInfo?
+        var command: MockRedis.Command
         var unmodelled: Bool
     }
 
