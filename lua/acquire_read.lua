@@ -20,7 +20,8 @@
 -- BOUND (no stale caps entry survives a capped grant). Every key's type is
 -- checked before any write, mostly by the reads the decision needs (a
 -- WRONGTYPE there becomes the lock's error); on an idle lock one EXISTS
--- finds none of them and the grant follows.
+-- finds none of them and the grant follows, and on a lock held only by
+-- readers a second EXISTS leaves just the readers key to check.
 
 local function wrong(index, expected)
   return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
@@ -56,28 +57,37 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 -- proves there is nothing to type-check, prune or wait for, and the grant
 -- follows at once. Otherwise every key is read (and so type-checked) below.
 local fresh = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]) == 0
-if not fresh then
-  local writer_left = redis.call('PTTL', KEYS[1])
+-- Readers do not exclude readers: when only the readers key exists, nothing
+-- else can refuse this reader or be wrong-typed, and a second EXISTS proves it.
+local others = not fresh and redis.call('EXISTS', KEYS[1], KEYS[3], KEYS[4], KEYS[5]) > 0
+local writer_left, first
+if others then
+  writer_left = redis.call('PTTL', KEYS[1])
   if writer_left ~= -2 then
     if type(redis.pcall('HGET', KEYS[1], 'token')) == 'table' then return wrong(1, 'hash') end
     if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
   end
   local problem = check_type(3, 'zset') or check_type(4, 'zset')
   if problem then return problem end
-
+end
+if not fresh then
   -- A reader whose lease ended holds nothing: drop it before counting.
   if type(redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)) == 'table' then return wrong(2, 'zset') end
-  -- The first intent still alive (expired ones hold nobody up).
-  local first = redis.pcall('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if first.err then return wrong(5, 'zset') end
+  if others then
+    -- The first intent still alive (expired ones hold nobody up).
+    first = redis.pcall('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if first.err then return wrong(5, 'zset') end
+  end
 
   local held = redis.call('ZSCORE', KEYS[2], token)
   if held then
     -- A retried acquire: report the live lease, grant nothing new.
     return {1, tonumber(held) - now, 0}
   end
-  if writer_left > 0 then return {0, writer_left, 0} end
-  if mode == 'prefer-writers' and first[2] then return {0, tonumber(first[2]) - now, 0} end
+  if others then
+    if writer_left > 0 then return {0, writer_left, 0} end
+    if mode == 'prefer-writers' and first[2] then return {0, tonumber(first[2]) - now, 0} end
+  end
 end
 
 -- In Redis, printing a number (one passed to redis.call) costs about as much
@@ -93,8 +103,8 @@ if cap > 0 then
   deadline = math.min(deadline, now + cap)
   -- A caps entry outlives its reader when the lease ran out unreleased; drop
   -- such entries before adding, so the set holds no more than live readers
-  -- (a fresh lock has none).
-  if not fresh then
+  -- (a lock with no caps key has none).
+  if others then
     for _, capped in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
       if not redis.call('ZSCORE', KEYS[2], capped) then redis.call('ZREM', KEYS[3], capped) end
     end

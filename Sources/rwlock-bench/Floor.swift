@@ -14,35 +14,39 @@ enum Floor {
         return sha
     }
 
-    static func run(_ client: RedisClient, report: Report, iterations: Int) async throws {
-        let sha = try await load(client)
-        let evalsha = ["EVALSHA", sha, "0"]
-        for _ in 0..<500 { _ = try await client.benchmarkCommand(evalsha) }  // warm-up
+    /// Timed samples of one EVALSHA of the trivial script, and of one PING.
+    struct Samples {
+        var evalsha: [Duration] = []
+        var ping: [Duration] = []
+        var evalshaElapsed = Duration.zero
+        var pingElapsed = Duration.zero
+    }
 
-        var samples: [Duration] = []
-        samples.reserveCapacity(iterations)
+    /// Adds `iterations` of each to `samples`.
+    static func sample(_ client: RedisClient, sha: String, iterations: Int, into samples: inout Samples) async throws {
         let clock = ContinuousClock()
-        var elapsed = try await timed {
+        let evalsha = ["EVALSHA", sha, "0"]
+        samples.evalshaElapsed += try await timed {
             for _ in 0..<iterations {
                 let start = clock.now
                 _ = try await client.benchmarkCommand(evalsha)
-                samples.append(clock.now - start)
+                samples.evalsha.append(clock.now - start)
             }
         }
-        report.add(Measurement(metric: "floor_evalsha", samples: samples, elapsed: elapsed))
-        let pair = samples.map { $0 * 2 }
-        report.add(Measurement(metric: "floor_cycle_2x_evalsha", samples: pair,
-                               note: "2 x floor_evalsha samples (the floor of acquire+release)"))
-
-        samples.removeAll(keepingCapacity: true)
-        elapsed = try await timed {
+        samples.pingElapsed += try await timed {
             for _ in 0..<iterations {
                 let start = clock.now
                 _ = try await client.benchmarkCommand(["PING"])
-                samples.append(clock.now - start)
+                samples.ping.append(clock.now - start)
             }
         }
-        report.add(Measurement(metric: "floor_ping", samples: samples, elapsed: elapsed))
+    }
+
+    static func report(_ samples: Samples, to report: Report) {
+        report.add(Measurement(metric: "floor_evalsha", samples: samples.evalsha, elapsed: samples.evalshaElapsed))
+        report.add(Measurement(metric: "floor_cycle_2x_evalsha", samples: samples.evalsha.map { $0 * 2 },
+                               note: "2 x floor_evalsha samples (the floor of acquire+release)"))
+        report.add(Measurement(metric: "floor_ping", samples: samples.ping, elapsed: samples.pingElapsed))
     }
 }
 

@@ -23,9 +23,6 @@ do {
     say("rwlock-bench against \(url)")
 
     report.section("floor (bare EVALSHA of `return 1`, PING; one pooled hiredis connection)")
-    try await Floor.run(single, report: report, iterations: 5_000)
-
-    report.section("uncontended cycles (acquire + release, same connection)")
     try await Cycles.run(single, prefix: prefix, report: report, iterations: 5_000)
 
     report.section("server CPU per cycle (INFO commandstats deltas; a minimal mutex cycle measured the same way)")
