@@ -237,9 +237,19 @@ import RWLock
     /// COMMAND and says so (exit 70), instead of carrying on.
     @Test(.enabled(if: live)) func aHolderStoppedPastItsLeaseLearnsItLostTheLease() async throws {
         let name = uniqueName()
-        let holder = try Run(["write", name, "--lease", "300ms", "--", "sh", "-c", "exec sleep 30"])
+        // COMMAND says when it runs. Stopping rwlock as soon as the writer key
+        // shows could stop it before it reads its grant's reply; resumed, it
+        // would rightly hand that late grant back and wait its turn again.
+        let started = FileManager.default.temporaryDirectory.appendingPathComponent("started-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: started) }
+        let holder = try Run(["write", name, "--lease", "300ms", "--", "sh", "-c", ": > '\(started)'; exec sleep 30"])
         let lock = try lock(name)
         let token = try #require(try await writer(of: lock))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: started) {
+            try #require(ContinuousClock.now < deadline, "COMMAND never started")
+            try await Task.sleep(for: .milliseconds(10))
+        }
         kill(holder.process.processIdentifier, SIGSTOP)
         // Waiting for the stopped holder's lease to run out is the scenario.
         let fence = try await lock.withWriteLock(timeout: .seconds(10)) { fence in fence }
