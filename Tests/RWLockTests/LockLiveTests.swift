@@ -155,6 +155,25 @@ struct LockLiveTests {
         try await reader.release()
     }
 
+    /// The pool refuses a cancelled task's commands, but a release must not
+    /// be refused: a cancelled holder that releases frees the lock at once.
+    @Test func aCancelledTaskStillReleases() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(5)))
+        for mode in [Lease.Mode.write, .read] {
+            let lease = mode == .write ? try await lock.acquireWrite() : try await lock.acquireRead()
+            let releasing = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                try await lease.release()
+                return Task.isCancelled
+            }
+            #expect(try await releasing.value, "the release ran in a cancelled task")
+            let state = try await lock.inspect()
+            #expect(state.writer == nil && state.readers.isEmpty, "the \(mode) lease was released, not left to expire")
+        }
+    }
+
     @Test func preferringReadersLetsReadersPastAWaitingWriter() async throws {
         let client = try RedisClient(url: nil)
         defer { client.shutdown() }

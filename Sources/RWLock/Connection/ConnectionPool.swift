@@ -87,20 +87,30 @@ final class ConnectionPool: Sendable {
     /// and the job never runs; once a worker has taken the job it runs to
     /// completion, since a lock command half-abandoned would leave the caller
     /// not knowing whether it took effect.
+    ///
+    /// Inside ``RedisClient/ignoringCancellation(_:)`` (``cancellable`` false)
+    /// the job runs whether or not its task is cancelled.
     func run(_ commands: [[[UInt8]]], isPipeline: Bool, requirements: ServerRequirements? = nil) async throws -> [RESPValue] {
         let id = state.withLock { state in
             defer { state.nextJobID &+= 1 }
             return state.nextJobID
         }
+        func job(_ continuation: CheckedContinuation<[RESPValue], any Error>) -> Job {
+            Job(id: id, commands: commands, isPipeline: isPipeline,
+                requirements: requirements.flatMap { $0.isEmpty ? nil : $0 }, continuation: continuation)
+        }
+        guard Self.cancellable else {
+            return try await withCheckedThrowingContinuation { enqueue(job($0), checkingCancellation: false) }
+        }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                enqueue(Job(id: id, commands: commands, isPipeline: isPipeline,
-                            requirements: requirements.flatMap { $0.isEmpty ? nil : $0 }, continuation: continuation))
-            }
+            try await withCheckedThrowingContinuation { enqueue(job($0), checkingCancellation: true) }
         } onCancel: {
             cancel(jobID: id)
         }
     }
+
+    /// Whether a cancelled task's queued jobs are dropped (see ``run(_:isPipeline:requirements:)``).
+    @TaskLocal static var cancellable = true
 
     /// Fails every queued job with ``RWLockError/shutdown`` and lets every
     /// worker exit once its current job (if any) is done, closing its
@@ -118,13 +128,13 @@ final class ConnectionPool: Sendable {
 
     // MARK: - Callers' side
 
-    private func enqueue(_ job: Job) {
+    private func enqueue(_ job: Job, checkingCancellation: Bool) {
         let outcome = state.withLock { state -> Result<Int?, any Error> in
             if state.isShutdown { return .failure(RWLockError.shutdown) }
             // Checked under the lock so it cannot slip between this check and
             // `cancel(jobID:)`: cancellation sets the flag before running the
             // handler, which then waits for this lock and finds the job.
-            if Task.isCancelled { return .failure(CancellationError()) }
+            if checkingCancellation && Task.isCancelled { return .failure(CancellationError()) }
             state.queue.append(job)
             guard state.queue.count > state.idleWorkers,
                 state.statistics.threadsStarted < configuration.maxConnections

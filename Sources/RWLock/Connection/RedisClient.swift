@@ -222,6 +222,22 @@ public final class RedisClient: Sendable {
         return try await execute(commands, isPipeline: true, routingKey: routingKey, requirements: requirements)
     }
 
+    /// Runs `operation` so that the calling task's cancellation cannot stop
+    /// its commands: a release or a withdrawal must reach the server however
+    /// its caller ended. On one server the pool simply ignores the task's
+    /// cancellation. On a cluster, whose retries sleep (and a cancelled
+    /// task's sleep ends at once), `operation` runs in a task of its own;
+    /// one server avoids that task because starting and awaiting it costs
+    /// two thread hand-offs, most of an uncontended release's client time.
+    func ignoringCancellation<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        switch transport {
+        case .server:
+            return try await ConnectionPool.$cancellable.withValue(false) { try await operation() }
+        case .cluster:
+            return try await Task { try await operation() }.value
+        }
+    }
+
     private func execute(
         _ commands: [[[UInt8]]], isPipeline: Bool, routingKey: [UInt8]?, requirements: ServerRequirements?
     ) async throws -> [RESPValue] {

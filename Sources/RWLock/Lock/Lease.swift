@@ -273,16 +273,17 @@ public final class Lease: Sendable {
         extend(sent: sent, grantedMilliseconds: grantedMilliseconds)
     }
 
-    /// Sends release.lua from a task of its own, so that a cancelled caller
-    /// still releases (the connection pool refuses work for cancelled tasks).
+    /// Sends release.lua ignoring the task's cancellation, so that a
+    /// cancelled caller still releases (the connection pool otherwise
+    /// refuses work for cancelled tasks).
     /// - Returns: whether the server had the lease.
     func sendRelease() async throws -> Bool {
         lock.logger.debug("releasing", metadata: ["rwlock.token": .string(token)])
         let (client, keys, token) = (lock.client, lock.keys, Array(token.utf8))
-        return try await Task {
+        return try await client.ignoringCancellation {
             let reply = try await client.run(.release, keys: keys, arguments: [token])
             return try ScriptReply.integer(reply, from: .release) == 1
-        }.value
+        }
     }
 
     private func checkNotEnded(_ operation: String) throws {

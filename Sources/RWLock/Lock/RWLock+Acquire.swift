@@ -209,8 +209,8 @@ extension RWLock {
         options.hardCap.map(\.millisecondArgument) ?? Array("0".utf8)
     }
 
-    /// Best-effort release from a task of its own (it runs even when this
-    /// task is cancelled); a failure leaves the lease to expire.
+    /// Best-effort release that runs even when this task is cancelled; a
+    /// failure leaves the lease to expire.
     func releaseQuietly(_ lease: Lease) async {
         lease.end()
         _ = try? await lease.sendRelease()
@@ -218,11 +218,11 @@ extension RWLock {
 
     private func releaseQuietly(token: [UInt8]) async {
         let (client, keys) = (client, keys)
-        _ = try? await Task {
+        _ = try? await client.ignoringCancellation {
             try await ClusterRouter.$callerDeadline.withValue(Self.cleanupDeadline(client)) {
                 try await client.run(.release, keys: keys, arguments: [token])
             }
-        }.value
+        }
     }
 
     /// Best-effort cleanups wait out a cluster's trouble no longer than two
@@ -231,16 +231,16 @@ extension RWLock {
         ContinuousClock.now + client.commandTimeout * 2
     }
 
-    /// withdraw.lua from a task of its own, so a cancelled waiter still
+    /// withdraw.lua, ignoring this task's cancellation, so a cancelled waiter still
     /// withdraws and readers get in at once rather than when the intent
     /// expires.
     private func withdrawQuietly(_ token: [UInt8]) async {
         let (client, keys) = (client, keys)
-        _ = try? await Task {
+        _ = try? await client.ignoringCancellation {
             try await ClusterRouter.$callerDeadline.withValue(Self.cleanupDeadline(client)) {
                 try await client.run(.withdraw, keys: keys, arguments: [token])
             }
-        }.value
+        }
     }
 }
 
