@@ -90,4 +90,41 @@ struct WakeUpTests {
         let kept = ContinuousClock.now - left
         #expect(kept >= Subscriber.lingerGrace - .milliseconds(50), "kept only \(kept)")
     }
+
+    /// A wait ends at the first of three things: a message on its channel,
+    /// its pause, or its task's cancellation; each alone ends it, promptly.
+    @Test func aWaitEndsOnAMessageItsPauseOrCancellation() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let channel = Array("rwlock:{\(name())}:channel".utf8)
+        let subscriber = client.subscriber
+        // Watched, the channel stays subscribed between waits. The
+        // confirmation of its subscription is an event of its own (subscribe,
+        // then look): the first wait ends on it.
+        var seen: UInt64? = subscriber.watch(channel, refusedAttemptSent: .now)
+        defer { subscriber.unwatch(channel) }
+        seen = try await subscriber.wait(on: channel, upTo: .seconds(5), since: seen)
+
+        // Nobody publishes: the pause ends it, not before.
+        var started = ContinuousClock.now
+        seen = try await subscriber.wait(on: channel, upTo: .milliseconds(200), since: seen)
+        let paused = ContinuousClock.now - started
+        #expect(paused >= .milliseconds(200) && paused < .seconds(3), "a 200 ms pause ended after \(paused)")
+
+        // A message ends a long pause at once (`since`: even one that comes
+        // before the wait registers).
+        let last = seen
+        let waiting = Task { try await subscriber.wait(on: channel, upTo: .seconds(30), since: last) }
+        started = ContinuousClock.now
+        _ = try await client.send([Array("PUBLISH".utf8), channel, Array("released".utf8)])
+        try await waiting.value
+        #expect(ContinuousClock.now - started < .seconds(3), "the message did not end the wait")
+
+        // Cancellation ends a long pause at once, with CancellationError.
+        let cancelled = Task { try await subscriber.wait(on: channel, upTo: .seconds(30)) }
+        started = ContinuousClock.now
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        #expect(ContinuousClock.now - started < .seconds(3), "cancellation did not end the wait")
+    }
 }

@@ -153,20 +153,17 @@ final class Subscriber: Sendable {
             defer { state.nextID &+= 1 }
             return state.nextID
         }
+        // One continuation, resumed by a message, the pause's timer or
+        // cancellation, whichever is first: a woken waiter costs one
+        // resumption, where a sleeping child task beside it cost three or
+        // four thread hand-offs on a busy machine.
         await withTaskCancellationHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await withCheckedContinuation { self.register(id, on: channel, since: seen, $0) } }
-                group.addTask { try? await Task.sleep(for: pause) }
-                await group.next()
-                group.cancelAll()
-                self.finish(id)
-                await group.waitForAll()
-            }
+            await withCheckedContinuation { self.register(id, on: channel, since: seen, endingAfter: pause, $0) }
         } onCancel: {
             self.finish(id)
         }
-        // Both children are done and the cancellation handler cannot run
-        // any more: drop a `.finished` marker if one was left.
+        // The cancellation handler cannot run any more: drop a `.finished`
+        // marker if one was left. (The timer never leaves one.)
         state.withLock { _ = $0.entries.removeValue(forKey: id) }
         try Task.checkCancellation()
         return seen == nil ? nil : state.withLock { $0.messages[channel, default: 0] }
@@ -195,7 +192,8 @@ final class Subscriber: Sendable {
     /// registration, so an event between the caller's first look at the
     /// count and this registration is not missed.
     private func register(
-        _ id: UInt64, on channel: [UInt8], since seen: UInt64?, _ continuation: CheckedContinuation<Void, Never>
+        _ id: UInt64, on channel: [UInt8], since seen: UInt64?, endingAfter pause: Duration,
+        _ continuation: CheckedContinuation<Void, Never>
     ) {
         enum Action { case resumeNow, poke, startThread, nothing }
         let action = state.withLock { state -> Action in
@@ -214,12 +212,31 @@ final class Subscriber: Sendable {
             }
             return isNewChannel ? .poke : .nothing
         }
+        if case .resumeNow = action { return continuation.resume() }
+        // Started once registered, so it cannot fire before the entry exists.
+        let nanoseconds = max(0, pause.components.seconds) * 1_000_000_000 + pause.components.attoseconds / 1_000_000_000
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { [self] in
+            expire(id)
+        }
         switch action {
-        case .resumeNow: continuation.resume()
         case .poke: poke()
         case .startThread: startThread()
-        case .nothing: break
+        case .resumeNow, .nothing: break
         }
+    }
+
+    /// The pause of waiter `id` is over: resumes it if it still waits. Unlike
+    /// ``finish(_:)`` it leaves no marker, since the waiter registered
+    /// before its timer started and may be long gone.
+    private func expire(_ id: UInt64) {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard case .waiting(let channel, let continuation) = state.entries[id] else { return nil }
+            state.entries[id] = nil
+            state.channels[channel]?.remove(id)
+            if state.channels[channel]?.isEmpty == true { state.channels[channel] = nil }
+            return continuation
+        }
+        continuation?.resume()
     }
 
     /// Resumes waiter `id` if it is registered, or marks it finished so that
