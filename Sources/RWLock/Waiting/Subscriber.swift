@@ -229,34 +229,29 @@ final class Subscriber: Sendable {
     /// ``finish(_:)`` it leaves no marker, since the waiter registered
     /// before its timer started and may be long gone.
     private func expire(_ id: UInt64) {
-        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard case .waiting(let channel, let continuation) = state.entries[id] else { return nil }
-            state.entries[id] = nil
-            state.channels[channel]?.remove(id)
-            if state.channels[channel]?.isEmpty == true { state.channels[channel] = nil }
-            return continuation
-        }
-        continuation?.resume()
+        state.withLock { Self.takeWaiting(id, from: &$0) }?.resume()
     }
 
     /// Resumes waiter `id` if it is registered, or marks it finished so that
     /// its registration, still to come, resumes at once.
     private func finish(_ id: UInt64) {
         let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            switch state.entries[id] {
-            case .waiting(let channel, let continuation):
-                state.entries[id] = nil
-                state.channels[channel]?.remove(id)
-                if state.channels[channel]?.isEmpty == true { state.channels[channel] = nil }
-                return continuation
-            case .finished:
-                return nil
-            case nil:
+            if state.entries[id] == nil {
                 state.entries[id] = .finished
                 return nil
             }
+            return Self.takeWaiting(id, from: &state)
         }
         continuation?.resume()
+    }
+
+    /// Unregisters waiter `id` and returns its continuation, if it waits.
+    private static func takeWaiting(_ id: UInt64, from state: inout State) -> CheckedContinuation<Void, Never>? {
+        guard case .waiting(let channel, let continuation) = state.entries[id] else { return nil }
+        state.entries[id] = nil
+        state.channels[channel]?.remove(id)
+        if state.channels[channel]?.isEmpty == true { state.channels[channel] = nil }
+        return continuation
     }
 
     /// A message, or the confirmation of a subscription, on `channel`: every
