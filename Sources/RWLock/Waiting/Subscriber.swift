@@ -214,7 +214,9 @@ final class Subscriber: Sendable {
         }
         if case .resumeNow = action { return continuation.resume() }
         // Started once registered, so it cannot fire before the entry exists.
-        let nanoseconds = max(0, pause.components.seconds) * 1_000_000_000 + pause.components.attoseconds / 1_000_000_000
+        // Clamped to about 31 years, so the nanoseconds cannot overflow.
+        let seconds = min(max(0, pause.components.seconds), 1_000_000_000)
+        let nanoseconds = seconds * 1_000_000_000 + max(0, pause.components.attoseconds) / 1_000_000_000
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { [self] in
             expire(id)
         }
