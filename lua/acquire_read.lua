@@ -69,15 +69,13 @@ if others then
   end
   local problem = check_type(3, 'zset') or check_type(4, 'zset')
   if problem then return problem end
+  -- The first intent still alive (expired ones hold nobody up).
+  first = redis.pcall('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if first.err then return wrong(5, 'zset') end
 end
 if not fresh then
   -- A reader whose lease ended holds nothing: drop it before counting.
   if type(redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)) == 'table' then return wrong(2, 'zset') end
-  if others then
-    -- The first intent still alive (expired ones hold nobody up).
-    first = redis.pcall('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-    if first.err then return wrong(5, 'zset') end
-  end
 
   local held = redis.call('ZSCORE', KEYS[2], token)
   if held then
