@@ -104,6 +104,11 @@ script_adds() {
 mutex=$(probe mutex_cycle "SET {p}:mutex t%i NX PX 30000" "EVALSHA $mutex_release 1 {p}:mutex t%i")
 write=$(probe write_cycle "EVALSHA $acquire_write $keys t%i 30000 10000 0" "EVALSHA $release $keys t%i")
 read=$(probe read_cycle "EVALSHA $acquire_read $keys t%i 30000 prefer-writers 0" "EVALSHA $release $keys t%i")
+# Concurrent readers take the readers-only path: a reader that stays holds
+# the lock for the whole probe (its own keys, so the idle probes stay idle).
+rkeys="7 {r}:writer {r}:readers {r}:caps {r}:queue {r}:intents {r}:fence {r}:channel"
+cli EVALSHA "$acquire_read" $rkeys stays 3600000 prefer-writers 0 >/dev/null
+beside=$(probe read_cycle_beside_a_reader "EVALSHA $acquire_read $rkeys t%i 30000 prefer-writers 0" "EVALSHA $release $rkeys t%i")
 two_empty=$(probe two_empty_scripts_7_keys "EVALSHA $empty $keys t%i 30000 10000 0" "EVALSHA $empty $keys t%i")
 two_bare=$(probe two_empty_scripts_no_keys "EVALSHA $empty 0" "EVALSHA $empty 0")
 one_script=$(probe one_empty_script_7_keys "EVALSHA $empty $keys t%i")
@@ -113,6 +118,7 @@ row() { printf '%-34s %8d instr/cycle  %5s x mutex\n' "$1" "$2" "$(ratio "$2")";
 row mutex_cycle "$mutex"
 row write_cycle "$write"
 row read_cycle "$read"
+row read_cycle_beside_a_reader "$beside"
 row two_empty_scripts_7_keys "$two_empty"
 row two_empty_scripts_no_keys "$two_bare"
 for probe_body in \
