@@ -30,8 +30,9 @@ public final class Lease: Sendable {
 
     /// The lock this lease holds.
     public let lock: RWLock
-    /// The lease's token as stored in Redis (the lock's token prefix and a
-    /// UUID); unique per lease.
+    /// The lease's token as stored in Redis: the lock's token prefix, then
+    /// this process's random 128-bit id in hex and a counter
+    /// (`9F2C…41E7-1A`); unique per lease.
     public let token: String
     /// The fencing token of the write grant; `nil` for a lease acquired for
     /// reading. A downgraded lease keeps its fence.

@@ -200,9 +200,9 @@ extension RWLock {
         }
     }
 
-    /// `tokenPrefix` and a UUID: unique per lease, readable in Redis.
+    /// `tokenPrefix` and a ``LeaseToken``: unique per lease, readable in Redis.
     func makeToken() -> String {
-        options.tokenPrefix.isEmpty ? UUID().uuidString : "\(options.tokenPrefix):\(UUID().uuidString)"
+        options.tokenPrefix.isEmpty ? LeaseToken.next() : "\(options.tokenPrefix):\(LeaseToken.next())"
     }
 
     private var capArgument: [UInt8] {
