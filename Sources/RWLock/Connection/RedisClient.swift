@@ -52,6 +52,9 @@ public final class RedisClient: Sendable {
     let transport: Transport
     /// The one pub/sub connection that wakes this client's lock waiters.
     let subscriber: Subscriber
+    /// This client's waiting and holding writers, per lock: readers behind
+    /// them wait without asking the server.
+    let localWriters: LocalWriters
 
     /// Creates a client; nothing connects until the first command.
     ///
@@ -116,6 +119,8 @@ public final class RedisClient: Sendable {
             self.transport = .cluster(router)
             self.subscriber = Subscriber(endpoint: { router.subscriptionEndpoint(attempt: $0) }, connectTimeout: connectTimeout)
         }
+        let subscriber = self.subscriber
+        self.localWriters = LocalWriters { subscriber.announce($0) }
     }
 
     /// Creates a client for one server; nothing connects until the first

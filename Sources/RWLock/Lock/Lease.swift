@@ -54,6 +54,8 @@ public final class Lease: Sendable {
         var nestedBodies: [ObjectIdentifier: CurrentTaskCanceller] = [:]
         var closing = false
         var lastNestedBodyEnded: CheckedContinuation<Void, Never>?
+        /// Counted among the client's holding writers (``LocalWriters``).
+        var inLocalWriters = false
     }
     private let state: Mutex<State>
     /// The mode granted, which metrics count the lease under to the end.
@@ -102,6 +104,7 @@ public final class Lease: Sendable {
             let straggler = hasEnded
             if (error as? RWLockError)?.kind == .leaseLost {
                 end()
+                leaveLocalWriters()
                 if !straggler { reportLoss() }
             }
             if !straggler { lock.metrics.renewalFailed(grantedMode) }
@@ -156,10 +159,12 @@ public final class Lease: Sendable {
         let (downgraded, milliseconds) = try ScriptReply.pair(reply, from: .downgrade)
         guard downgraded == 1 else {
             end()
+            leaveLocalWriters()
             reportLoss()
             throw RWLockError.leaseLost("the server no longer holds \(describe), so it cannot be downgraded")
         }
         state.withLock { $0.mode = .read }
+        leaveLocalWriters()
         try extend(sent: sent, grantedMilliseconds: milliseconds, unlessUnconfirmed: unconfirmed, by: "downgraded")
         lock.logger.debug("downgraded to read", metadata: ["rwlock.token": .string(token)])
     }
@@ -226,7 +231,10 @@ public final class Lease: Sendable {
 
     /// An abandoned lease (never released) is counted out of the holders
     /// when it goes.
-    deinit { end() }
+    deinit {
+        end()
+        leaveLocalWriters()
+    }
 
     /// Marks the lease over; the first call counts it out of the metrics.
     func end() {
@@ -236,6 +244,28 @@ public final class Lease: Sendable {
             return state.heldSince
         }
         if let heldSince { lock.metrics.ended(grantedMode, heldFor: .now - heldSince) }
+    }
+
+    /// A write lease was granted: this client's readers wait behind it
+    /// without asking the server, until it is released, lost, downgraded or
+    /// past its validity (see ``LocalWriters``).
+    func joinLocalWriters() {
+        let validUntil = state.withLock { state -> ContinuousClock.Instant? in
+            guard state.mode == .write, !state.ended, !state.inLocalWriters else { return nil }
+            state.inLocalWriters = true
+            return state.validUntil
+        }
+        if let validUntil { lock.client.localWriters.startHolding(token, on: lock.channel, validUntil: validUntil) }
+    }
+
+    /// Idempotent; wakes the lock's waiters in this client when this was its
+    /// last writer.
+    func leaveLocalWriters() {
+        let wasIn = state.withLock { state -> Bool in
+            defer { state.inLocalWriters = false }
+            return state.inLocalWriters
+        }
+        if wasIn { lock.client.localWriters.stopHolding(token, on: lock.channel) }
     }
 
     /// The lease is handed to its holder: counted as held from now.
@@ -257,7 +287,11 @@ public final class Lease: Sendable {
     /// less the drift margin; never moved backwards.
     func extend(sent: ContinuousClock.Instant, grantedMilliseconds: Int64) {
         let until = lock.options.validity(sent: sent, grantedMilliseconds: grantedMilliseconds)
-        state.withLock { $0.validUntil = max($0.validUntil, until) }
+        let (validUntil, inLocalWriters) = state.withLock { state in
+            state.validUntil = max(state.validUntil, until)
+            return (state.validUntil, state.inLocalWriters)
+        }
+        if inLocalWriters { lock.client.localWriters.extend(token, on: lock.channel, validUntil: validUntil) }
     }
 
     /// ``extend(sent:grantedMilliseconds:)``, unless the replicated-grants
@@ -280,6 +314,9 @@ public final class Lease: Sendable {
     /// - Returns: whether the server had the lease.
     func sendRelease() async throws -> Bool {
         lock.logger.debug("releasing", metadata: ["rwlock.token": .string(token)])
+        // After the reply, not before: a reader woken earlier would find the
+        // lock still held and be refused.
+        defer { leaveLocalWriters() }
         let (client, keys, token) = (lock.client, lock.keys, Array(token.utf8))
         return try await client.ignoringCancellation {
             let reply = try await client.run(.release, keys: keys, arguments: [token])

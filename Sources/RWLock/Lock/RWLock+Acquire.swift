@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 extension RWLock {
     /// Waits for a read lease and returns it; the caller renews and releases
@@ -73,6 +74,9 @@ extension RWLock {
             countedWaiting = true
         }
         let deadline = timeout.map { clock.now + $0 }
+        func timedOut(_ detail: String = "") -> RWLockError {
+            .timedOut("lock \(name) was not granted for \(mode == .write ? "writing" : "reading") within \(timeout!)\(detail)")
+        }
         let token = Array(makeToken().utf8)
         let script: LockScript = mode == .read ? .acquireRead : .acquireWrite
         let arguments: [[UInt8]] =
@@ -93,11 +97,35 @@ extension RWLock {
         // not touch the subscriber. From then on the waiter watches the channel
         // across every retry, so a release during an acquire is not missed.
         var waiter: Waiter?
+        // A refused writer counts among this client's waiting writers until
+        // it stops waiting, so this client's readers wait without asking.
+        var registeredAsWaitingWriter = false
+        defer { if registeredAsWaitingWriter { client.localWriters.stopWaiting(on: channel) } }
         do {
             while true {
                 if Task.isCancelled { throw CancellationError() }
+                if waiting, mode == .read,
+                    client.localWriters.holdBack(readerOn: channel, preferringWriters: options.preference == .writers)
+                {
+                    // A writer of this client holds the lock or waits for it:
+                    // the script would refuse this reader, so wait for the
+                    // writer to leave (or a release message) without asking.
+                    let now = clock.now
+                    if let deadline, now >= deadline {
+                        logger.debug("timed out waiting", metadata: ["rwlock.mode": "\(mode)"])
+                        throw timedOut()
+                    }
+                    var pause = options.retryInterval.jittered()
+                    if let deadline { pause = min(pause, deadline - now) }
+                    if waiter == nil { waiter = Waiter(lock: self, refusedAttemptSent: now) }
+                    logger.trace("waiting behind a writer of this client", metadata: ["rwlock.mode": "\(mode)"])
+                    startWaiting()
+                    try await waiter!.wait(upTo: pause)
+                    continue
+                }
                 // R1: the lease is measured from the moment of sending.
                 let sent = clock.now
+                acquiresSent.add(1, ordering: .relaxed)
                 heldBeforeThisAttempt = mayHoldSomething
                 mayHoldSomething = true
                 // On a cluster, a command that cannot run yet (failover,
@@ -116,8 +144,7 @@ extension RWLock {
                     }
                     let now = clock.now
                     if let deadline, now >= deadline {
-                        throw RWLockError.timedOut(
-                            "lock \(name) was not granted for \(mode == .write ? "writing" : "reading") within \(timeout!). \(error)")
+                        throw timedOut(". \(error)")
                     }
                     var pause = error.quarantineRemaining ?? options.retryInterval
                     if let deadline { pause = min(pause, deadline - now) }
@@ -136,6 +163,9 @@ extension RWLock {
                         lock: self, token: String(decoding: token, as: UTF8.self), mode: mode,
                         fence: mode == .write ? Fence(UInt64(max(third, 0))) : nil,
                         validUntil: options.validity(sent: sent, grantedMilliseconds: milliseconds))
+                    // Before this loop stops counting as a waiting writer, so
+                    // this client's readers stay behind it without a gap.
+                    lease.joinLocalWriters()
                     mayHoldSomething = false
                     if let unconfirmed {
                         // A failover now could hand the lock to someone else:
@@ -173,12 +203,15 @@ extension RWLock {
                 let now = clock.now
                 if let deadline, now >= deadline {
                     logger.debug("timed out waiting", metadata: ["rwlock.mode": "\(mode)"])
-                    throw RWLockError.timedOut(
-                        "lock \(name) was not granted for \(mode == .write ? "writing" : "reading") within \(timeout!)")
+                    throw timedOut()
                 }
                 var pause = min(options.retryInterval.jittered(), hint)
                 if let deadline { pause = min(pause, deadline - now) }
                 if waiter == nil { waiter = Waiter(lock: self, refusedAttemptSent: sent) }
+                if mode == .write && !registeredAsWaitingWriter {
+                    client.localWriters.startWaiting(on: channel)
+                    registeredAsWaitingWriter = true
+                }
                 startWaiting()
                 try await waiter!.wait(upTo: pause)
             }

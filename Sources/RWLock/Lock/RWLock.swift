@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
+import Synchronization
 
 /// A distributed reader-writer lock kept in Redis: any number of readers, or
 /// one writer, across processes and machines.
@@ -43,6 +44,9 @@ public final class RWLock: Sendable {
     let keys: [[UInt8]]
     /// Where waits, holds and losses are counted (see the README's "Metrics").
     let metrics: LockMetrics
+    /// Acquire scripts this instance has sent, granted or not: lets tests
+    /// see which waits asked the server.
+    let acquiresSent = Atomic<Int>(0)
 
     /// The key suffixes, in the order the scripts' headers declare KEYS.
     static let keySuffixes = ["writer", "readers", "caps", "queue", "intents", "fence", "channel"]

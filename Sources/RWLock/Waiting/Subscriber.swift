@@ -125,6 +125,9 @@ final class Subscriber: Sendable {
         return seen
     }
 
+    /// How many acquire loops watch `channel` now, for tests.
+    func watchers(of channel: [UInt8]) -> Int { state.withLock { $0.watched[channel] ?? 0 } }
+
     /// Ends one ``watch(_:)`` of `channel`; the last one leaves it
     /// subscribed for ``lingerGrace``.
     func unwatch(_ channel: [UInt8]) {
@@ -254,6 +257,14 @@ final class Subscriber: Sendable {
         state.channels[channel]?.remove(id)
         if state.channels[channel]?.isEmpty == true { state.channels[channel] = nil }
         return continuation
+    }
+
+    /// Something in this process changed what `channel`'s lock may grant
+    /// (its last local writer left): its waiters look again at once, as for
+    /// a message. Nothing is recorded for a channel no one watches.
+    func announce(_ channel: [UInt8]) {
+        let watched = state.withLock { $0.watched[channel] != nil || $0.channels[channel] != nil }
+        if watched { wakeAll(on: channel) }
     }
 
     /// A message, or the confirmation of a subscription, on `channel`: every

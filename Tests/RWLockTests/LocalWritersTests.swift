@@ -1,0 +1,144 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import RWLock
+
+/// Readers behind a writer of their own client wait without asking the
+/// server, and get in as soon as that writer leaves: released, downgraded,
+/// given up, or past its lease. The re-check interval is long (3 s, so 1.5
+/// to 4.5 s jittered) wherever a wake-up must come from the writer leaving,
+/// so a reader left to its timer shows.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil), .timeLimit(.minutes(1)))
+struct LocalWritersTests {
+    func options(lease: Duration = .seconds(5), retryInterval: Duration = .seconds(3)) -> RWLock.Options {
+        .init(lease: lease, retryInterval: retryInterval)
+    }
+
+    func name(_ test: String = #function) -> String { "local-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))" }
+
+    /// Reader tasks that acquire, note when they got in, and release.
+    func readers(_ count: Int, on lock: RWLock) -> [Task<ContinuousClock.Instant, any Error>] {
+        (0..<count).map { _ in
+            Task {
+                let lease = try await lock.acquireRead(timeout: .seconds(20))
+                let granted = ContinuousClock.now
+                try await lease.release()
+                return granted
+            }
+        }
+    }
+
+    @Test func readersBehindAWaitingWriterSendNothingUntilItIsDone() async throws {
+        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown() }
+        let name = name()
+        // Another client's reader keeps the writer waiting, its intent registered.
+        let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
+        let writers = try RWLock(name: name, client: client, options: options())
+        let writer = Task { try await writers.acquireWrite(timeout: .seconds(20)) }
+        #expect(await ProcessProbe.eventually {
+            let waiting = try? await writers.inspect().waiting.count
+            return client.localWriters.count == 1 && waiting == 1
+        })
+
+        let lock = try RWLock(name: name, client: client, options: options())
+        let readers = readers(4, on: lock)
+        #expect(await ProcessProbe.eventually { client.subscriber.watchers(of: lock.channel) == 5 })
+        #expect(lock.acquiresSent.load(ordering: .relaxed) == 0, "a reader asked the server while the writer waited")
+
+        try await held.release()
+        let granted = try await writer.value
+        #expect(lock.acquiresSent.load(ordering: .relaxed) == 0, "a reader asked the server while the writer held")
+        let released = ContinuousClock.now
+        try await granted.release()
+        for reader in readers {
+            let got = try await reader.value
+            #expect(got - released < .milliseconds(1200), "a reader slept its re-check interval: \(got - released)")
+        }
+        // One acquire each: the one that was granted.
+        #expect(lock.acquiresSent.load(ordering: .relaxed) == 4)
+        #expect(client.localWriters.count == 0)
+    }
+
+    @Test func aWriterThatGivesUpLetsTheReadersBehindItIn() async throws {
+        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown() }
+        let name = name()
+        let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
+        let writers = try RWLock(name: name, client: client, options: options())
+        let writer = Task { try await writers.acquireWrite(timeout: .milliseconds(800)) }
+        #expect(await ProcessProbe.eventually { client.localWriters.count == 1 })
+        let lock = try RWLock(name: name, client: client, options: options())
+        let readers = readers(2, on: lock)
+        #expect(await ProcessProbe.eventually { client.subscriber.watchers(of: lock.channel) == 3 })
+
+        let error = await #expect(throws: RWLockError.self) { try await writer.value }
+        #expect(error?.kind == .timedOut)
+        let gaveUp = ContinuousClock.now
+        // The other client's reader still holds: readers do not exclude readers.
+        for reader in readers {
+            let got = try await reader.value
+            #expect(got - gaveUp < .milliseconds(1200), "a reader slept its re-check interval: \(got - gaveUp)")
+        }
+        #expect(client.localWriters.count == 0)
+        try await held.release()
+    }
+
+    @Test func aDowngradeLetsTheReadersBehindItIn() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let name = name()
+        let writer = try await RWLock(name: name, client: client, options: options()).acquireWrite()
+        let lock = try RWLock(name: name, client: client, options: options())
+        let readers = readers(2, on: lock)
+        #expect(await ProcessProbe.eventually { client.subscriber.watchers(of: lock.channel) == 2 })
+        #expect(lock.acquiresSent.load(ordering: .relaxed) == 0)
+
+        try await writer.downgrade()
+        let downgraded = ContinuousClock.now
+        for reader in readers {
+            let got = try await reader.value
+            #expect(got - downgraded < .milliseconds(1200), "a reader slept its re-check interval: \(got - downgraded)")
+        }
+        #expect(client.localWriters.count == 0)
+        try await writer.release()
+    }
+
+    /// A write lease its holder never releases (nor renews) holds this
+    /// client's readers back no longer than the server does: until it expires.
+    @Test func anAbandonedWriteLeaseHoldsReadersBackOnlyUntilItExpires() async throws {
+        let client = try RedisClient(url: nil)
+        defer { client.shutdown() }
+        let name = name()
+        let short = options(lease: .milliseconds(400), retryInterval: .milliseconds(100))
+        let abandoned = try await RWLock(name: name, client: client, options: short).acquireWrite()
+        let lock = try RWLock(name: name, client: client, options: short)
+        let started = ContinuousClock.now
+        let lease = try await lock.acquireRead(timeout: .seconds(5))
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        try await lease.release()
+        withExtendedLifetime(abandoned) {}
+    }
+
+    @Test func whoHoldsReadersBack() {
+        let woken = Mutex<[[UInt8]]>([])
+        let writers = LocalWriters { channel in woken.withLock { $0.append(channel) } }
+        let a = Array("a".utf8), b = Array("b".utf8)
+        let now = ContinuousClock.now
+        writers.startWaiting(on: a)
+        #expect(writers.holdBack(readerOn: a, preferringWriters: true, at: now))
+        #expect(!writers.holdBack(readerOn: a, preferringWriters: false, at: now), "an intent does not refuse readers first")
+        #expect(!writers.holdBack(readerOn: b, preferringWriters: true, at: now))
+        writers.startHolding("t", on: a, validUntil: now + .seconds(1))
+        writers.stopWaiting(on: a)
+        #expect(woken.withLock { $0 }.isEmpty, "a writer still holds")
+        #expect(writers.holdBack(readerOn: a, preferringWriters: false, at: now))
+        #expect(!writers.holdBack(readerOn: a, preferringWriters: false, at: now + .seconds(2)), "past its validity")
+        writers.extend("t", on: a, validUntil: now + .seconds(3))
+        #expect(writers.holdBack(readerOn: a, preferringWriters: false, at: now + .seconds(2)))
+        writers.stopHolding("t", on: a)
+        #expect(woken.withLock { $0 } == [a])
+        #expect(writers.count == 0)
+    }
+}
