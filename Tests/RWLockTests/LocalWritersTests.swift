@@ -61,6 +61,26 @@ struct LocalWritersTests {
         #expect(client.localWriters.count == 0)
     }
 
+    /// A writer's intent does not hold up readers that prefer readers on
+    /// the server, so a waiting writer of their own client does not either.
+    @Test func readersPreferringReadersPassAWaitingWriter() async throws {
+        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown() }
+        let name = name()
+        let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
+        let writers = try RWLock(name: name, client: client, options: options())
+        let writer = Task { try await writers.acquireWrite(timeout: .seconds(20)) }
+        #expect(await ProcessProbe.eventually { client.localWriters.count == 1 })
+        var preferReaders = options()
+        preferReaders.preference = .readers
+        let lock = try RWLock(name: name, client: client, options: preferReaders)
+        let lease = try await lock.acquireRead(timeout: .seconds(2))
+        #expect(lock.acquiresSent.load(ordering: .relaxed) == 1)
+        try await lease.release()
+        try await held.release()
+        try await writer.value.release()
+    }
+
     @Test func aWriterThatGivesUpLetsTheReadersBehindItIn() async throws {
         let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
         defer { client.shutdown(); other.shutdown() }
