@@ -125,6 +125,67 @@ struct LocalWritersTests {
         try await writer.release()
     }
 
+    /// Writers of one client that joined the queue one after another each
+    /// wait for the one ahead without asking the server, and get in at once
+    /// when it is done.
+    @Test func writersBehindAWriterOfTheirClientSendNothingUntilItIsDone() async throws {
+        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown() }
+        let name = name()
+        let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
+        var locks: [RWLock] = [], writers: [Task<Lease, any Error>] = []
+        for index in 0..<3 {
+            let lock = try RWLock(name: name, client: client, options: options())
+            locks.append(lock)
+            writers.append(Task { try await lock.acquireWrite(timeout: .seconds(20)) })
+            // Each joins the queue, and has read the reply that says so,
+            // before the next is started.
+            #expect(await ProcessProbe.eventually { client.localWriters.waitingCount(on: lock.channel) == index + 1 })
+        }
+        // (The first may look again when its subscription is confirmed.)
+        func sent() -> [Int] { locks.map { $0.acquiresSent.load(ordering: .relaxed) } }
+        #expect(sent()[1...] == [1, 1])
+
+        try await held.release()
+        var lease = try await writers[0].value
+        for next in 1..<3 {
+            #expect(sent()[next...].allSatisfy { $0 == 1 }, "a writer behind asked the server: \(sent())")
+            let released = ContinuousClock.now
+            try await lease.release()
+            lease = try await writers[next].value
+            let waited = ContinuousClock.now - released
+            #expect(waited < .milliseconds(1200), "writer \(next) slept its re-check interval: \(waited)")
+        }
+        try await lease.release()
+        #expect(sent()[1...] == [2, 2], "one refused and one granted acquire each: \(sent())")
+        #expect(client.localWriters.count == 0)
+    }
+
+    /// A writer held back behind another still refreshes its intent: it
+    /// keeps its place, and keeps other clients' readers out, however long
+    /// the one ahead holds.
+    @Test func aWriterHeldBackKeepsItsIntentAlive() async throws {
+        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown() }
+        let name = name()
+        // Intents live max(lease, 4 × retry interval) = 400 ms unless refreshed.
+        let short = options(lease: .milliseconds(400), retryInterval: .milliseconds(100))
+        let first = try await RWLock(name: name, client: client, options: short).acquireWrite()
+        let lock = try RWLock(name: name, client: client, options: short)
+        let second = Task { try await lock.acquireWrite(timeout: .seconds(20)) }
+        #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 })
+        let reader = try RWLock(name: name, client: other, options: short)
+        // Three intent lifetimes, the first writer renewing its lease.
+        for _ in 0..<6 {
+            try await Task.sleep(for: .milliseconds(200))
+            try await first.renew()
+            #expect(try await lock.inspect().waiting.count == 1, "the held-back writer's intent lapsed")
+            #expect(try await reader.withReadLockIfAvailable { true } == nil)
+        }
+        try await first.release()
+        try await second.value.release()
+    }
+
     /// A write lease its holder never releases (nor renews) holds this
     /// client's readers back no longer than the server does: until it expires.
     @Test func anAbandonedWriteLeaseHoldsReadersBackOnlyUntilItExpires() async throws {
@@ -146,12 +207,23 @@ struct LocalWritersTests {
         let writers = LocalWriters { channel in woken.withLock { $0.append(channel) } }
         let a = Array("a".utf8), b = Array("b".utf8)
         let now = ContinuousClock.now
-        writers.startWaiting(on: a)
+        writers.startWaiting("w", on: a, sent: now, replied: now + .milliseconds(1))
         #expect(writers.holdBack(readerOn: a, preferringWriters: true, at: now))
         #expect(!writers.holdBack(readerOn: a, preferringWriters: false, at: now), "an intent does not refuse readers first")
         #expect(!writers.holdBack(readerOn: b, preferringWriters: true, at: now))
+        // Queue order: one writer joined before another was sent; two whose
+        // first attempts overlapped are left to the server.
+        writers.startWaiting("later", on: a, sent: now + .milliseconds(2), replied: now + .milliseconds(3))
+        writers.startWaiting("overlapping", on: a, sent: now + .microseconds(500), replied: now + .milliseconds(4))
+        #expect(!writers.holdBack(writer: "w", on: a, at: now))
+        #expect(writers.holdBack(writer: "later", on: a, at: now))
+        #expect(!writers.holdBack(writer: "overlapping", on: a, at: now))
+        writers.stopWaiting("later", on: a)
+        writers.stopWaiting("overlapping", on: a)
+        woken.withLock { $0 = [] }
         writers.startHolding("t", on: a, validUntil: now + .seconds(1))
-        writers.stopWaiting(on: a)
+        #expect(writers.holdBack(writer: "w", on: a, at: now), "a held write lease refuses every writer")
+        writers.stopWaiting("w", on: a)
         #expect(woken.withLock { $0 }.isEmpty, "a writer still holds")
         #expect(writers.holdBack(readerOn: a, preferringWriters: false, at: now))
         #expect(!writers.holdBack(readerOn: a, preferringWriters: false, at: now + .seconds(2)), "past its validity")

@@ -98,18 +98,26 @@ extension RWLock {
         // across every retry, so a release during an acquire is not missed.
         var waiter: Waiter?
         // A refused writer counts among this client's waiting writers until
-        // it stops waiting, so this client's readers wait without asking.
+        // it stops waiting: the client's readers, and its writers that
+        // joined the queue later, then wait without asking.
+        let tokenText = String(decoding: token, as: UTF8.self)
         var registeredAsWaitingWriter = false
-        defer { if registeredAsWaitingWriter { client.localWriters.stopWaiting(on: channel) } }
+        defer { if registeredAsWaitingWriter { client.localWriters.stopWaiting(tokenText, on: channel) } }
+        // A writer held back still sends an acquire every third of its
+        // intent's life, so its intent and its place in the queue cannot
+        // lapse while it waits.
+        var lastSent: ContinuousClock.Instant? = nil
+        let refreshIntentEvery = options.intent / 3
         do {
             while true {
                 if Task.isCancelled { throw CancellationError() }
-                if waiting, mode == .read,
-                    client.localWriters.holdBack(readerOn: channel, preferringWriters: options.preference == .writers)
+                if waiting, heldBackByThisClientsWriters(
+                    mode, token: tokenText, registered: registeredAsWaitingWriter,
+                    refreshDue: lastSent.map { clock.now - $0 >= refreshIntentEvery } ?? true)
                 {
-                    // A writer of this client holds the lock or waits for it:
-                    // the script would refuse this reader, so wait for the
-                    // writer to leave (or a release message) without asking.
+                    // A writer of this client holds the lock, or is ahead of
+                    // this waiter: the script would refuse it, so wait for
+                    // that writer to leave (or a message) without asking.
                     let now = clock.now
                     if let deadline, now >= deadline {
                         logger.debug("timed out waiting", metadata: ["rwlock.mode": "\(mode)"])
@@ -117,6 +125,7 @@ extension RWLock {
                     }
                     var pause = options.retryInterval.jittered()
                     if let deadline { pause = min(pause, deadline - now) }
+                    if mode == .write, let lastSent { pause = min(pause, lastSent + refreshIntentEvery - now) }
                     if waiter == nil { waiter = Waiter(lock: self, refusedAttemptSent: now) }
                     logger.trace("waiting behind a writer of this client", metadata: ["rwlock.mode": "\(mode)"])
                     startWaiting()
@@ -125,6 +134,7 @@ extension RWLock {
                 }
                 // R1: the lease is measured from the moment of sending.
                 let sent = clock.now
+                lastSent = sent
                 acquiresSent.add(1, ordering: .relaxed)
                 heldBeforeThisAttempt = mayHoldSomething
                 mayHoldSomething = true
@@ -155,12 +165,13 @@ extension RWLock {
                     try await Task.sleep(for: pause)
                     continue
                 }
+                let replied = clock.now
                 let (granted, milliseconds, third) = try ScriptReply.triple(reply, from: script)
                 mayHoldSomething = mode == .write
                 var hint = Duration.milliseconds(max(milliseconds, 1))
                 if granted == 1 {
                     let lease = Lease(
-                        lock: self, token: String(decoding: token, as: UTF8.self), mode: mode,
+                        lock: self, token: tokenText, mode: mode,
                         fence: mode == .write ? Fence(UInt64(max(third, 0))) : nil,
                         validUntil: options.validity(sent: sent, grantedMilliseconds: milliseconds))
                     // Before this loop stops counting as a waiting writer, so
@@ -208,9 +219,16 @@ extension RWLock {
                 var pause = min(options.retryInterval.jittered(), hint)
                 if let deadline { pause = min(pause, deadline - now) }
                 if waiter == nil { waiter = Waiter(lock: self, refusedAttemptSent: sent) }
-                if mode == .write && !registeredAsWaitingWriter {
-                    client.localWriters.startWaiting(on: channel)
-                    registeredAsWaitingWriter = true
+                if mode == .write {
+                    if granted == 1 {
+                        // A grant that came too late to use took this writer
+                        // out of the queue; its next refusal joins it anew.
+                        if registeredAsWaitingWriter { client.localWriters.stopWaiting(tokenText, on: channel) }
+                        registeredAsWaitingWriter = false
+                    } else if !registeredAsWaitingWriter {
+                        client.localWriters.startWaiting(tokenText, on: channel, sent: sent, replied: replied)
+                        registeredAsWaitingWriter = true
+                    }
                 }
                 startWaiting()
                 try await waiter!.wait(upTo: pause)
@@ -230,6 +248,19 @@ extension RWLock {
                 throw RWLockError.cancelled("the task stopped waiting for lock \(name)")
             }
             throw error
+        }
+    }
+
+    /// Whether a waiter of `mode` would be refused because of a writer of
+    /// this client (see ``LocalWriters``), so it should wait without asking.
+    /// A writer is held back only once its own intent is registered, and
+    /// not when that intent is due for a refresh.
+    private func heldBackByThisClientsWriters(_ mode: Lease.Mode, token: String, registered: Bool, refreshDue: Bool) -> Bool {
+        switch mode {
+        case .read:
+            client.localWriters.holdBack(readerOn: channel, preferringWriters: options.preference == .writers)
+        case .write:
+            registered && !refreshDue && client.localWriters.holdBack(writer: token, on: channel)
         }
     }
 

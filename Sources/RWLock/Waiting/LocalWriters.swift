@@ -3,25 +3,46 @@ import Synchronization
 /// The writers of each lock in this client: those waiting (their intent is
 /// registered on the server) and those holding a write lease.
 ///
-/// A reader that would wait anyway does not ask the server while one of
-/// them exists: a held write lease refuses every reader (S2), and a waiting
-/// writer's intent refuses every reader that prefers writers (S3). Without
-/// this, every task of a busy process retries on every release message of
-/// the lock and is refused again: on 2 cores, 16 tasks with 10% writes sent
-/// about 22 refused acquires per write. Grants are still decided by the
-/// scripts alone; this only spares attempts the scripts would refuse.
+/// A waiter that the script would refuse anyway does not ask the server
+/// while one of them is in its way. A held write lease refuses every
+/// reader (S2) and every writer (S1). A waiting writer's intent refuses
+/// every reader that prefers writers (S3), and every writer that joined the
+/// queue after it (first come, first served). Without this, every task of
+/// a busy process retries on every release message of the lock and is
+/// refused again: on 2 cores, 16 tasks with 10% writes sent about 22
+/// refused acquires per write. Grants are still decided by the scripts
+/// alone; this only spares attempts the scripts would refuse.
 ///
-/// Nothing here can hold readers back for long if a registration is wrong:
-/// a write lease counts only until its validity ends, and a waiting writer
-/// only while its acquire loop runs. When the last writer of a lock leaves,
-/// the lock's waiters in this client are woken at once (``Subscriber/announce(_:)``),
-/// since a writer's lease can end without any message (a lost lease) and a
-/// downgrade's message can come before its reply.
+/// "Joined after" is known without the server's clock: a writer's first
+/// refusal put it in the queue, at some moment between sending that
+/// attempt and reading its reply. So when one writer's first refusal was
+/// read before another's first attempt was sent, the first is ahead. Two
+/// writers whose first attempts overlapped are left to the server.
+///
+/// Nothing here can hold a waiter back for long if a registration is wrong
+/// (an operator's reset emptied the queue, the server's clock stepped
+/// back): a write lease counts only until its validity ends, a waiting
+/// writer only while its acquire loop runs, and a writer held back still
+/// sends an acquire every third of its intent's life (see the acquire
+/// loop), which also keeps its intent alive. When a writer leaves and no
+/// write lease is held, the lock's waiters in this client are woken at once
+/// (``Subscriber/announce(_:)``): a lease can end without any message (a
+/// lost lease), and a release's message can come before its reply.
 final class LocalWriters: Sendable {
+    /// When a waiting writer's first refused attempt was sent and when its
+    /// reply was read: it joined the queue in between.
+    private struct Joined {
+        var sent: ContinuousClock.Instant
+        var replied: ContinuousClock.Instant
+    }
+
     private struct Writers {
-        var waiting = 0
+        /// Each waiting writer's token and when it joined the queue.
+        var waiting: [String: Joined] = [:]
         /// Each held write lease's token and how long it is valid.
         var holding: [String: ContinuousClock.Instant] = [:]
+
+        func isHeld(at now: ContinuousClock.Instant) -> Bool { holding.values.contains { $0 > now } }
     }
 
     private let locks = Mutex<[[UInt8]: Writers]>([:])
@@ -38,19 +59,34 @@ final class LocalWriters: Sendable {
     func holdBack(readerOn channel: [UInt8], preferringWriters: Bool, at now: ContinuousClock.Instant = .now) -> Bool {
         locks.withLock { locks in
             guard let writers = locks[channel] else { return false }
-            if preferringWriters && writers.waiting > 0 { return true }
-            return writers.holding.values.contains { $0 > now }
+            if preferringWriters && !writers.waiting.isEmpty { return true }
+            return writers.isHeld(at: now)
         }
     }
 
-    /// A writer's acquire loop was refused and now waits, with its intent
-    /// registered; ends with ``stopWaiting(on:)``.
-    func startWaiting(on channel: [UInt8]) {
-        locks.withLock { $0[channel, default: Writers()].waiting += 1 }
+    /// Whether the waiting writer `token` would be refused because of
+    /// another writer of this client: one holds a valid write lease, or one
+    /// certainly joined the queue before it.
+    func holdBack(writer token: String, on channel: [UInt8], at now: ContinuousClock.Instant = .now) -> Bool {
+        locks.withLock { locks in
+            guard let writers = locks[channel] else { return false }
+            if writers.isHeld(at: now) { return true }
+            guard let mine = writers.waiting[token] else { return false }
+            return writers.waiting.contains { $0.key != token && $0.value.replied <= mine.sent }
+        }
     }
 
-    func stopWaiting(on channel: [UInt8]) {
-        update(channel) { $0.waiting -= 1 }
+    /// A writer's acquire loop was refused for the first time, by the
+    /// attempt sent at `sent` and answered at `replied`: its intent is
+    /// registered and it waits. Ends with ``stopWaiting(_:on:)``.
+    func startWaiting(
+        _ token: String, on channel: [UInt8], sent: ContinuousClock.Instant, replied: ContinuousClock.Instant
+    ) {
+        locks.withLock { $0[channel, default: Writers()].waiting[token] = Joined(sent: sent, replied: replied) }
+    }
+
+    func stopWaiting(_ token: String, on channel: [UInt8]) {
+        update(channel) { $0.waiting[token] = nil }
     }
 
     /// A write lease was granted; ends with ``stopHolding(_:on:)``.
@@ -70,22 +106,22 @@ final class LocalWriters: Sendable {
         update(channel) { $0.holding[token] = nil }
     }
 
-    /// Applies `change`; when no writer of the lock is left, forgets it and
-    /// wakes its waiters.
+    /// Removes a writer with `change`, forgetting the lock once it has none.
+    /// Unless a write lease is still held (which keeps every waiter
+    /// back), wakes the lock's waiters: whoever was behind it looks again.
     private func update(_ channel: [UInt8], _ change: (inout Writers) -> Void) {
-        let emptied = locks.withLock { locks -> Bool in
+        let opened = locks.withLock { locks -> Bool in
             guard var writers = locks[channel] else { return false }
             change(&writers)
-            if writers.waiting <= 0 && writers.holding.isEmpty {
-                locks[channel] = nil
-                return true
-            }
-            locks[channel] = writers
-            return false
+            locks[channel] = writers.waiting.isEmpty && writers.holding.isEmpty ? nil : writers
+            return !writers.isHeld(at: .now)
         }
-        if emptied { wake(channel) }
+        if opened { wake(channel) }
     }
 
     /// Locks with a registered writer, for tests.
     var count: Int { locks.withLock { $0.count } }
+
+    /// Waiting writers registered for `channel`'s lock, for tests.
+    func waitingCount(on channel: [UInt8]) -> Int { locks.withLock { $0[channel]?.waiting.count ?? 0 } }
 }
