@@ -2,11 +2,14 @@ import RWLock
 
 /// How long a writer waits for the lock while reader tasks keep acquiring
 /// and releasing read leases back to back (writer preference: the writer's
-/// intent stops new readers, so it waits only for the readers inside).
+/// intent stops new readers, so it waits only for the readers inside). The
+/// writer uses another client than the readers, as another process would:
+/// readers of the writer's own client would stop asking once it waits.
 enum WriterWait {
-    static func run(_ client: RedisClient, prefix: String, report: Report, samples count: Int,
-                    readers: Int) async throws {
+    static func run(_ client: RedisClient, writingOn other: RedisClient, prefix: String, report: Report,
+                    samples count: Int, readers: Int) async throws {
         let lock = try RWLock(name: "\(prefix):writer-wait", client: client)
+        let writer = try RWLock(name: "\(prefix):writer-wait", client: other)
         let flood = Task {
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<readers {
@@ -33,7 +36,7 @@ enum WriterWait {
         let started = clock.now
         for _ in 0..<count {
             let start = clock.now
-            let lease = try await lock.acquireWrite(timeout: .seconds(10))
+            let lease = try await writer.acquireWrite(timeout: .seconds(10))
             samples.append(clock.now - start)
             try await lease.release()
             try await Task.sleep(for: .milliseconds(10))

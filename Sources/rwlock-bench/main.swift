@@ -34,10 +34,13 @@ do {
     try await Throughput.run(pooled, prefix: prefix, report: report, window: .seconds(1))
 
     report.section("handoff latency (write -> waiting writer)")
-    try await Handoff.run(pooled, prefix: prefix, report: report, iterations: 100)
+    // A second client stands for a second process (see Handoff, WriterWait).
+    let other = try RedisClient(url: url, maxConnections: 16)
+    defer { other.shutdown() }
+    try await Handoff.run(pooled, waitingOn: other, prefix: prefix, report: report, iterations: 100)
 
     report.section("writer wait under a continuous reader flood")
-    try await WriterWait.run(pooled, prefix: prefix, report: report, samples: 100, readers: 8)
+    try await WriterWait.run(pooled, writingOn: other, prefix: prefix, report: report, samples: 100, readers: 8)
 
     if let clusterURL = environment["REDIS_CLUSTER_URL"], !clusterURL.isEmpty {
         report.section("Redis Cluster write cycles (one connection per node; plain and replicated grants interleaved)")
