@@ -17,6 +17,30 @@ struct LocalWritersTests {
 
     func name(_ test: String = #function) -> String { "local-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))" }
 
+    /// Another client's reader holds `name`, and a writer of `client` waits
+    /// behind it, its intent registered (and counted by the client).
+    func writerWaitingBehindAnotherClientsReader(
+        _ name: String, client: RedisClient, other: RedisClient, timeout: Duration = .seconds(20)
+    ) async throws -> (held: Lease, writer: Task<Lease, any Error>) {
+        let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
+        let writers = try RWLock(name: name, client: client, options: options())
+        let writer = Task { try await writers.acquireWrite(timeout: timeout) }
+        #expect(await ProcessProbe.eventually {
+            let waiting = try? await writers.inspect().waiting.count
+            return client.localWriters.count == 1 && waiting == 1
+        })
+        return (held, writer)
+    }
+
+    /// Each reader got in within 1.2 s of `since`: woken, not left to its
+    /// re-check timer.
+    func expectAllGotIn(_ readers: [Task<ContinuousClock.Instant, any Error>], soonAfter since: ContinuousClock.Instant) async throws {
+        for reader in readers {
+            let got = try await reader.value
+            #expect(got - since < .milliseconds(1200), "a reader slept its re-check interval: \(got - since)")
+        }
+    }
+
     /// Reader tasks that acquire, note when they got in, and release.
     func readers(_ count: Int, on lock: RWLock) -> [Task<ContinuousClock.Instant, any Error>] {
         (0..<count).map { _ in
@@ -33,14 +57,7 @@ struct LocalWritersTests {
         let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
         defer { client.shutdown(); other.shutdown() }
         let name = name()
-        // Another client's reader keeps the writer waiting, its intent registered.
-        let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
-        let writers = try RWLock(name: name, client: client, options: options())
-        let writer = Task { try await writers.acquireWrite(timeout: .seconds(20)) }
-        #expect(await ProcessProbe.eventually {
-            let waiting = try? await writers.inspect().waiting.count
-            return client.localWriters.count == 1 && waiting == 1
-        })
+        let (held, writer) = try await writerWaitingBehindAnotherClientsReader(name, client: client, other: other)
 
         let lock = try RWLock(name: name, client: client, options: options())
         let readers = readers(4, on: lock)
@@ -52,10 +69,7 @@ struct LocalWritersTests {
         #expect(lock.acquiresSent.load(ordering: .relaxed) == 0, "a reader asked the server while the writer held")
         let released = ContinuousClock.now
         try await granted.release()
-        for reader in readers {
-            let got = try await reader.value
-            #expect(got - released < .milliseconds(1200), "a reader slept its re-check interval: \(got - released)")
-        }
+        try await expectAllGotIn(readers, soonAfter: released)
         // One acquire each: the one that was granted.
         #expect(lock.acquiresSent.load(ordering: .relaxed) == 4)
         #expect(client.localWriters.count == 0)
@@ -67,10 +81,7 @@ struct LocalWritersTests {
         let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
         defer { client.shutdown(); other.shutdown() }
         let name = name()
-        let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
-        let writers = try RWLock(name: name, client: client, options: options())
-        let writer = Task { try await writers.acquireWrite(timeout: .seconds(20)) }
-        #expect(await ProcessProbe.eventually { client.localWriters.count == 1 })
+        let (held, writer) = try await writerWaitingBehindAnotherClientsReader(name, client: client, other: other)
         var preferReaders = options()
         preferReaders.preference = .readers
         let lock = try RWLock(name: name, client: client, options: preferReaders)
@@ -85,10 +96,8 @@ struct LocalWritersTests {
         let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
         defer { client.shutdown(); other.shutdown() }
         let name = name()
-        let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
-        let writers = try RWLock(name: name, client: client, options: options())
-        let writer = Task { try await writers.acquireWrite(timeout: .milliseconds(800)) }
-        #expect(await ProcessProbe.eventually { client.localWriters.count == 1 })
+        let (held, writer) = try await writerWaitingBehindAnotherClientsReader(
+            name, client: client, other: other, timeout: .milliseconds(800))
         let lock = try RWLock(name: name, client: client, options: options())
         let readers = readers(2, on: lock)
         #expect(await ProcessProbe.eventually { client.subscriber.watchers(of: lock.channel) == 3 })
@@ -97,10 +106,7 @@ struct LocalWritersTests {
         #expect(error?.kind == .timedOut)
         let gaveUp = ContinuousClock.now
         // The other client's reader still holds: readers do not exclude readers.
-        for reader in readers {
-            let got = try await reader.value
-            #expect(got - gaveUp < .milliseconds(1200), "a reader slept its re-check interval: \(got - gaveUp)")
-        }
+        try await expectAllGotIn(readers, soonAfter: gaveUp)
         #expect(client.localWriters.count == 0)
         try await held.release()
     }
@@ -116,11 +122,7 @@ struct LocalWritersTests {
         #expect(lock.acquiresSent.load(ordering: .relaxed) == 0)
 
         try await writer.downgrade()
-        let downgraded = ContinuousClock.now
-        for reader in readers {
-            let got = try await reader.value
-            #expect(got - downgraded < .milliseconds(1200), "a reader slept its re-check interval: \(got - downgraded)")
-        }
+        try await expectAllGotIn(readers, soonAfter: ContinuousClock.now)
         #expect(client.localWriters.count == 0)
         try await writer.release()
     }

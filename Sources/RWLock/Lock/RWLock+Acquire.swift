@@ -108,6 +108,20 @@ extension RWLock {
         // lapse while it waits.
         var lastSent: ContinuousClock.Instant? = nil
         let refreshIntentEvery = options.intent / 3
+        /// Waits for a message on the lock's channel (or this client's word
+        /// that a writer left) for `limit` at most, within the timeout.
+        func waitForAChange(upTo limit: Duration, refusedAttemptSent: ContinuousClock.Instant) async throws {
+            let now = clock.now
+            if let deadline, now >= deadline {
+                logger.debug("timed out waiting", metadata: ["rwlock.mode": "\(mode)"])
+                throw timedOut()
+            }
+            var pause = limit
+            if let deadline { pause = min(pause, deadline - now) }
+            if waiter == nil { waiter = Waiter(lock: self, refusedAttemptSent: refusedAttemptSent) }
+            startWaiting()
+            try await waiter!.wait(upTo: pause)
+        }
         do {
             while true {
                 if Task.isCancelled { throw CancellationError() }
@@ -119,17 +133,10 @@ extension RWLock {
                     // this waiter: the script would refuse it, so wait for
                     // that writer to leave (or a message) without asking.
                     let now = clock.now
-                    if let deadline, now >= deadline {
-                        logger.debug("timed out waiting", metadata: ["rwlock.mode": "\(mode)"])
-                        throw timedOut()
-                    }
-                    var pause = options.retryInterval.jittered()
-                    if let deadline { pause = min(pause, deadline - now) }
-                    if mode == .write, let lastSent { pause = min(pause, lastSent + refreshIntentEvery - now) }
-                    if waiter == nil { waiter = Waiter(lock: self, refusedAttemptSent: now) }
+                    var limit = options.retryInterval.jittered()
+                    if mode == .write, let lastSent { limit = min(limit, lastSent + refreshIntentEvery - now) }
                     logger.trace("waiting behind a writer of this client", metadata: ["rwlock.mode": "\(mode)"])
-                    startWaiting()
-                    try await waiter!.wait(upTo: pause)
+                    try await waitForAChange(upTo: limit, refusedAttemptSent: now)
                     continue
                 }
                 // R1: the lease is measured from the moment of sending.
@@ -211,14 +218,6 @@ extension RWLock {
                         "rwlock.queue_position": "\(third)",
                     ])
                 }
-                let now = clock.now
-                if let deadline, now >= deadline {
-                    logger.debug("timed out waiting", metadata: ["rwlock.mode": "\(mode)"])
-                    throw timedOut()
-                }
-                var pause = min(options.retryInterval.jittered(), hint)
-                if let deadline { pause = min(pause, deadline - now) }
-                if waiter == nil { waiter = Waiter(lock: self, refusedAttemptSent: sent) }
                 if mode == .write {
                     if granted == 1 {
                         // A grant that came too late to use took this writer
@@ -230,8 +229,7 @@ extension RWLock {
                         registeredAsWaitingWriter = true
                     }
                 }
-                startWaiting()
-                try await waiter!.wait(upTo: pause)
+                try await waitForAChange(upTo: min(options.retryInterval.jittered(), hint), refusedAttemptSent: sent)
             }
         } catch {
             if let failure = error as? RWLockError, failure.commandDidNotRun {
