@@ -69,12 +69,20 @@ enum ServerCPU {
     }
 
     private static func usec(_ client: RedisClient, _ commands: [String]) async throws -> Int {
+        try await commandStat("usec", of: commands, on: client)
+    }
+
+    /// One field of `INFO commandstats` (`calls`, `usec`), summed over
+    /// `commands` (INFO's lowercase names).
+    static func commandStat(_ field: String, of commands: [String], on client: RedisClient) async throws -> Int {
         guard let info = try await client.benchmarkCommand(["INFO", "commandstats"]) else { return 0 }
         var total = 0
         for line in info.split(whereSeparator: \.isNewline) {
             for command in commands where line.hasPrefix("cmdstat_\(command):") {
-                let field = line.split(separator: ",").first { $0.hasPrefix("usec=") }
-                total += field.flatMap { Int($0.dropFirst("usec=".count)) } ?? 0
+                // The stats follow the colon: "cmdstat_evalsha:calls=3,usec=…".
+                let stats = line.split(separator: ":", maxSplits: 1).last ?? ""
+                let value = stats.split(separator: ",").first { $0.hasPrefix("\(field)=") }
+                total += value.flatMap { Int($0.dropFirst(field.count + 1)) } ?? 0
             }
         }
         return total

@@ -36,27 +36,32 @@ enum Throughput {
         }
     }
 
-    /// Runs `body` and says how busy it kept each side, as CPU time over the
-    /// wall time between the readings, in % of one core: the server from
-    /// INFO's `used_cpu_user` + `used_cpu_sys`, this process (the client)
-    /// from `getrusage`. Redis runs commands on one thread, so a server near
+    /// Runs `body` (which returns how many operations it completed) and
+    /// says how many `EVALSHA`s the server ran per operation (INFO
+    /// commandstats: refused acquires show here) and how busy it kept each
+    /// side, as CPU time over the wall time between the readings, in % of
+    /// one core: the server from INFO's `used_cpu_user` + `used_cpu_sys`,
+    /// this process (the client) from `getrusage`. Redis runs commands on one thread, so a server near
     /// 100% caps the rate; on a 2-core machine, a sum near 200% means the
     /// two sides are taking the CPU from each other.
     static func measuringBusy(
         _ client: RedisClient, _ body: () async throws -> Int
     ) async throws -> (Int, String) {
         let clock = ContinuousClock()
+        let scriptsBefore = try await ServerCPU.commandStat("calls", of: ["evalsha"], on: client)
         let before = try await serverCPUSeconds(client)
         let clientBefore = clientCPUSeconds()
         let start = clock.now
         let count = try await body()
         let clientAfter = clientCPUSeconds()
         let after = try await serverCPUSeconds(client)
+        let scriptsAfter = try await ServerCPU.commandStat("calls", of: ["evalsha"], on: client)
         let wall = max((clock.now - start).seconds, 1e-9)
         func percent(_ seconds: Double) -> Int { Int((seconds / wall * 100).rounded()) }
+        let scripts = String(format: "%.2f EVALSHA each", Double(scriptsAfter - scriptsBefore) / Double(max(count, 1)))
         let clientBusy = "client busy \(percent(clientAfter - clientBefore))%"
-        guard let before, let after else { return (count, "server busy unknown, \(clientBusy)") }
-        return (count, "server busy \(percent(after - before))%, \(clientBusy)")
+        guard let before, let after else { return (count, "\(scripts), server busy unknown, \(clientBusy)") }
+        return (count, "\(scripts), server busy \(percent(after - before))%, \(clientBusy)")
     }
 
     private static func clientCPUSeconds() -> Double {
