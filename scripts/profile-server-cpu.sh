@@ -9,7 +9,7 @@
 #
 # Starts its own redis-server under `valgrind --tool=callgrind` on a free
 # 127.0.0.1 port (no persistence, files in a temporary directory removed on
-# exit), loads lua/*.lua and lua/bench/mutex_release.lua, and drives each
+# exit), loads lua/*.lua and lua/bench/*.lua, and drives each
 # probe CYCLES times through one redis-cli pipe after a warm-up pass.
 # Counted: user-space instructions inside processCommand, i.e. everything
 # Redis does for the commands the client sent, from lookup to reply buffer.
@@ -48,6 +48,8 @@ acquire_write=$(load "$(cat "$lua_dir/acquire_write.lua")")
 acquire_read=$(load "$(cat "$lua_dir/acquire_read.lua")")
 release=$(load "$(cat "$lua_dir/release.lua")")
 mutex_release=$(load "$(cat "$lua_dir/bench/mutex_release.lua")")
+fenced_acquire=$(load "$(cat "$lua_dir/bench/fenced_mutex_acquire.lua")")
+fenced_release=$(load "$(cat "$lua_dir/bench/fenced_mutex_release.lua")")
 empty=$(load "return 1")
 keys="7 {p}:writer {p}:readers {p}:caps {p}:queue {p}:intents {p}:fence {p}:channel"
 
@@ -102,6 +104,7 @@ script_adds() {
 }
 
 mutex=$(probe mutex_cycle "SET {p}:mutex t%i NX PX 30000" "EVALSHA $mutex_release 1 {p}:mutex t%i")
+fenced=$(probe fenced_mutex_cycle "EVALSHA $fenced_acquire 2 {f}:holder {f}:fence t%i 30000" "EVALSHA $fenced_release 2 {f}:holder {f}:channel t%i")
 write=$(probe write_cycle "EVALSHA $acquire_write $keys t%i 30000 10000 0" "EVALSHA $release $keys t%i")
 read=$(probe read_cycle "EVALSHA $acquire_read $keys t%i 30000 prefer-writers 0" "EVALSHA $release $keys t%i")
 # Concurrent readers take the readers-only path: a reader that stays holds
@@ -116,6 +119,7 @@ one_script=$(probe one_empty_script_7_keys "EVALSHA $empty $keys t%i")
 ratio() { awk -v a="$1" -v b="$mutex" 'BEGIN { printf "%.2f", a / b }'; }
 row() { printf '%-34s %8d instr/cycle  %5s x mutex\n' "$1" "$2" "$(ratio "$2")"; }
 row mutex_cycle "$mutex"
+row fenced_mutex_cycle "$fenced"
 row write_cycle "$write"
 row read_cycle "$read"
 row read_cycle_beside_a_reader "$beside"

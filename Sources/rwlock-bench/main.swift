@@ -97,6 +97,18 @@ target("90/10 grants at 4 tasks / at 1 task", ops("rw90_10_throughput_4"), ops("
 for mode in ["write", "read"] {
     target("server CPU us per \(mode) cycle / mutex cycle", p50("server_cpu_\(mode)_cycle"), p50("server_cpu_mutex_cycle"), .atMost(3))
 }
+// The fenced mutex (lua/bench/fenced_mutex_*.lua) pays for a fencing token and
+// a release message and nothing else: its ratio to the mutex is the least any
+// lock with S6 and woken waiters costs, and the lock's ratio to it is what
+// readers, the queue and the type checks add.
+if let fenced = p50("server_cpu_fenced_mutex_cycle"), let mutex = p50("server_cpu_mutex_cycle") {
+    line("server CPU us per fenced mutex cycle / mutex cycle = \(Measurement.format(fenced)) / \(Measurement.format(mutex)) = \(String(format: "%.2f", fenced / mutex)) (the floor of fencing + release messages; no target)")
+    for mode in ["write", "read"] {
+        if let cycle = p50("server_cpu_\(mode)_cycle") {
+            line("server CPU us per \(mode) cycle / fenced mutex cycle = \(Measurement.format(cycle)) / \(Measurement.format(fenced)) = \(String(format: "%.2f", cycle / fenced)) (what readers, queue and type checks add; no target)")
+        }
+    }
+}
 target("handoff polling p50 / pub/sub p50", p50("handoff_polling"), handoff, .atLeast(5))
 if let pubsub = handoff {
     line("handoff p50 = \(Measurement.format(pubsub)) us (target <= 1000): \(verdict(pubsub <= 1000))")
