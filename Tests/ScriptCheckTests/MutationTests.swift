@@ -83,6 +83,9 @@ import Testing
                 == ["redis.call('ZADD', KEYS[1], 'XX', 1, t) redis.call('ZADD', KEYS[1], \"XX\", 1, t)",
                     "redis.call('ZADD', KEYS[1], 'NX', 1, t) redis.call('ZADD', KEYS[1], \"NX\", 1, t)"])
         #expect(Self.mutated(.swapMinMax, "x = math.max(a, math.min(b, c))") == ["x = math.min(a, math.min(b, c))", "x = math.max(a, math.max(b, c))"])
+        #expect(Self.mutated(.flipGTLT, "redis.call('PEXPIREAT', k, t, 'GT') redis.call('ZADD', k, \"lt\", 1, m) x = 'GTX'")
+                == ["redis.call('PEXPIREAT', k, t, 'LT') redis.call('ZADD', k, \"lt\", 1, m) x = 'GTX'",
+                    "redis.call('PEXPIREAT', k, t, 'GT') redis.call('ZADD', k, \"gt\", 1, m) x = 'GTX'"])
     }
 
     @Test func swapKeysStaysWithinDeclaredKeys() {

@@ -27,6 +27,9 @@ public enum MutationOperator: String, CaseIterable, Hashable, Sendable, Codable 
     case shiftNumber = "shift-number"
     /// `math.max` ↔ `math.min`.
     case swapMinMax = "min-max"
+    /// `'GT'` ↔ `'LT'`: an expiry (or a ZADD score) moved only earlier
+    /// instead of only later.
+    case flipGTLT = "gt-lt"
 
     public var summary: String {
         switch self {
@@ -42,6 +45,7 @@ public enum MutationOperator: String, CaseIterable, Hashable, Sendable, Codable 
         case .swapKeys: return "KEYS[i] → KEYS[i±1]"
         case .shiftNumber: return "numeric literal ± 1"
         case .swapMinMax: return "math.max ↔ math.min"
+        case .flipGTLT: return "'GT' ↔ 'LT'"
         }
     }
 }

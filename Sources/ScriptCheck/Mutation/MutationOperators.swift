@@ -1,7 +1,7 @@
 /// Enumerates the mutants of the lock's scripts: every operator of
 /// `MutationOperator` at every place it applies, on code tokens only (never
 /// inside comments, and inside string literals only for the literals an
-/// operator is about: `'NX'`/`'XX'` and expiry options). The order is
+/// operator is about: `'NX'`/`'XX'`, `'GT'`/`'LT'` and expiry options). The order is
 /// deterministic: file by file (sorted by name), operator by operator in
 /// `MutationOperator.allCases` order, then by position in the source.
 public enum MutationOperators {
@@ -54,18 +54,8 @@ public enum MutationOperators {
                 .map { [SourceEdit($0.range, $0.text == "and" ? "or" : "and")] }
         case .negateCondition: return negateConditions(code)
         case .swapReturn: return swapReturns(code)
-        case .flipNXXX:
-            return code.compactMap { token -> [SourceEdit]? in
-                guard let contents = token.quotedContents else { return nil }
-                let quote = String(token.text.first!)
-                switch contents {
-                case "NX": return [SourceEdit(token.range, quote + "XX" + quote)]
-                case "XX": return [SourceEdit(token.range, quote + "NX" + quote)]
-                case "nx": return [SourceEdit(token.range, quote + "xx" + quote)]
-                case "xx": return [SourceEdit(token.range, quote + "nx" + quote)]
-                default: return nil
-                }
-            }
+        case .flipNXXX: return flippingLiterals(code, "NX", "XX")
+        case .flipGTLT: return flippingLiterals(code, "GT", "LT")
         case .swapKeys: return swapKeys(code, declaredKeys: declaredKeys)
         case .shiftNumber: return shiftNumbers(code)
         case .swapMinMax:
@@ -80,6 +70,17 @@ public enum MutationOperators {
     }
 
     // MARK: Helpers
+
+    /// Every string literal that is exactly `a` or `b` (either all upper or
+    /// all lower case) turned into the other, one mutant each.
+    private static func flippingLiterals(_ code: [LuaToken], _ a: String, _ b: String) -> [[SourceEdit]] {
+        let flips = [a: b, b: a, a.lowercased(): b.lowercased(), b.lowercased(): a.lowercased()]
+        return code.compactMap { token -> [SourceEdit]? in
+            guard let contents = token.quotedContents, let flipped = flips[contents] else { return nil }
+            let quote = String(token.text.first!)
+            return [SourceEdit(token.range, quote + flipped + quote)]
+        }
+    }
 
     private static func replacing(_ code: [LuaToken], _ pairs: [(String, String)]) -> [[SourceEdit]] {
         var edits: [[SourceEdit]] = []
