@@ -76,29 +76,39 @@ end
 if not fresh then
   -- A reader whose lease ended holds nothing: drop it before counting.
   if type(redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)) == 'table' then return wrong(2, 'zset') end
-
-  local held = redis.call('ZSCORE', KEYS[2], token)
-  if held then
-    -- A retried acquire: report the live lease, grant nothing new.
-    return {1, tonumber(held) - now, 0}
-  end
   if others then
+    local held = redis.call('ZSCORE', KEYS[2], token)
+    if held then
+      -- A retried acquire: report the live lease, grant nothing new.
+      return {1, tonumber(held) - now, 0}
+    end
     if writer_left > 0 then return {0, writer_left, 0} end
     if mode == 'prefer-writers' and first[2] then return {0, tonumber(first[2]) - now, 0} end
   end
 end
 
 -- In Redis, printing a number (one passed to redis.call) costs about as much
--- as a command: each score is printed once, as text. A set expires with its
--- latest score; on a fresh lock that is the entry just added.
-local function expire_with_latest(index, added)
-  if not fresh then added = redis.call('ZRANGE', KEYS[index], -1, -1, 'WITHSCORES')[2] end
-  redis.call('PEXPIREAT', KEYS[index], added)
+-- as a command: each score is printed once, as text. A set must not expire
+-- before its latest score. GT moves an expiry only later, in one command; it
+-- sets none on a set that has none (the ZADD just created it), and PTTL
+-- finds those. On a fresh lock the set is new.
+local function expire_with(index, added)
+  if fresh or redis.call('PEXPIREAT', KEYS[index], added, 'GT') == 0 and redis.call('PTTL', KEYS[index]) == -1 then
+    redis.call('PEXPIREAT', KEYS[index], added)
+  end
 end
 
 local deadline = now + lease
+if cap > 0 then deadline = math.min(deadline, now + cap) end
+local deadline_text = string.format('%d', deadline)
+-- Beside readers only, this ZADD is the retry check (the other paths found
+-- the token absent above): NX adds nothing for a token already in.
+if redis.call('ZADD', KEYS[2], 'NX', deadline_text, token) == 0 then
+  -- A retried acquire: report the live lease, grant nothing new.
+  return {1, tonumber(redis.call('ZSCORE', KEYS[2], token)) - now, 0}
+end
+expire_with(2, deadline_text)
 if cap > 0 then
-  deadline = math.min(deadline, now + cap)
   -- A caps entry outlives its reader when the lease ran out unreleased; drop
   -- such entries before adding, so the set holds no more than live readers
   -- (a lock with no caps key has none).
@@ -109,9 +119,6 @@ if cap > 0 then
   end
   local cap_text = string.format('%d', now + cap)
   redis.call('ZADD', KEYS[3], cap_text, token)
-  expire_with_latest(3, cap_text)
+  expire_with(3, cap_text)
 end
-local deadline_text = string.format('%d', deadline)
-redis.call('ZADD', KEYS[2], deadline_text, token)
-expire_with_latest(2, deadline_text)
 return {1, deadline - now, 0}

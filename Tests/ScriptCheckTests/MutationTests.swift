@@ -171,7 +171,7 @@ import Testing
 
         // The same through the parallel runner, with a clean baseline and one survivor-free run.
         let dropped = MutationOperators.mutants(of: sources[.acquireRead]!, operation: .acquireRead, operators: [.dropCall])
-            .filter { $0.original.contains("ZADD', KEYS[2]") }
+            .filter { $0.original.contains("ZADD', KEYS[3]") }
         let run = MutationRunner.run(sources: sources, directory: "<test>", mutants: [mutant] + dropped,
                                      options: MutationOptions(seed: 1, runs: 10, depth: 3, threads: 2))
         #expect(run.baseline.exitCode == 0)
