@@ -90,8 +90,9 @@ end
 -- In Redis, printing a number (one passed to redis.call) costs about as much
 -- as a command: each score is printed once, as text. A set must not expire
 -- before its latest score. GT moves an expiry only later, in one command; it
--- sets none on a set that has none (the ZADD just created it), and PTTL
--- finds those. On a fresh lock the set is new.
+-- sets none on a set that has none, and PTTL finds those. The lock leaves no
+-- set without an expiry (S5), so such a set is one the ZADD just created and
+-- the entry just added is its latest, as on a fresh lock.
 local function expire_with(index, added)
   if fresh or redis.call('PEXPIREAT', KEYS[index], added, 'GT') == 0 and redis.call('PTTL', KEYS[index]) == -1 then
     redis.call('PEXPIREAT', KEYS[index], added)
