@@ -62,3 +62,71 @@ struct LiveScriptTests {
         #expect(try await lock.withReadLockIfAvailable { true } == true, "the lock is free again after the release")
     }
 }
+
+/// acquire_read beside other readers learns of a retry from its `ZADD NX` and
+/// moves the readers set's expiry only later (`PEXPIREAT … GT`), with `PTTL`
+/// catching a set the grant has just created: checked on real Redis, whose
+/// replies to those commands the mock only imitates.
+@Suite("acquire_read's readers set on a live server", .enabled(if: liveRedis))
+struct LiveReadersSetTests {
+    private static func words(_ texts: [String]) -> [[UInt8]] { texts.map { Array($0.utf8) } }
+
+    /// The script's reply as integers, or an empty array for any other shape.
+    private static func integers(_ reply: RESPValue) -> [Int64] {
+        guard case .array(let items) = reply else { return [] }
+        return items.compactMap { if case .integer(let value) = $0 { value } else { nil } }
+    }
+
+    private static func acquireRead(_ lock: RWLock, _ token: String, leaseMs: Int, mode: String = "prefer-writers") async throws -> [Int64] {
+        integers(try await lock.client.run(.acquireRead, keys: lock.keys, arguments: words([token, "\(leaseMs)", mode, "0"])))
+    }
+
+    private static func integer(_ client: RedisClient, _ words: [[UInt8]]) async throws -> Int64 {
+        guard case .integer(let value) = try await client.send(words) else { return Int64.min }
+        return value
+    }
+
+    @Test func aRetryBesideReadersIsReportedAndTheSetExpiresWithItsLatestReader() async throws {
+        let client = try RedisClient(url: nil, maxConnections: 1)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: "readers-set-\(UUID().uuidString)", client: client)
+        let readers = lock.keys[1]
+        func pttl() async throws -> Int64 { try await Self.integer(client, [Array("PTTL".utf8), readers]) }
+
+        #expect(try await Self.acquireRead(lock, "a", leaseMs: 60_000) == [1, 60_000, 0])
+        // A shorter reader beside it: granted, and the set keeps a's later expiry.
+        #expect(try await Self.acquireRead(lock, "b", leaseMs: 20_000) == [1, 20_000, 0])
+        #expect(try await pttl() > 50_000)
+        // b's acquire again (its reply was lost, say): reported with b's own
+        // lease left, nothing added, b's deadline and the set's expiry unmoved.
+        let scoreBefore = try await client.send([Array("ZSCORE".utf8), readers, Array("b".utf8)])
+        let retried = try await Self.acquireRead(lock, "b", leaseMs: 90_000)
+        #expect(retried.count == 3 && retried[0] == 1 && retried[1] <= 20_000 && retried[1] > 10_000, "\(retried)")
+        #expect(try await client.send([Array("ZSCORE".utf8), readers, Array("b".utf8)]) == scoreBefore)
+        #expect(try await Self.integer(client, [Array("ZCARD".utf8), readers]) == 2)
+        #expect(try await pttl() <= 60_000)
+        // A longer reader moves the expiry later.
+        #expect(try await Self.acquireRead(lock, "c", leaseMs: 120_000) == [1, 120_000, 0])
+        #expect(try await pttl() > 110_000)
+        _ = try await client.send(Self.words(["DEL"]) + lock.keys.dropLast())
+    }
+
+    @Test func aReadersSetCreatedBesideAWaitingWriterGetsAnExpiry() async throws {
+        let client = try RedisClient(url: nil, maxConnections: 1)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: "readers-set-\(UUID().uuidString)", client: client)
+        let readers = lock.keys[1]
+        #expect(try await Self.acquireRead(lock, "r0", leaseMs: 60_000) == [1, 60_000, 0])
+        // A writer refused behind r0 leaves its intent and queue entry.
+        let refused = Self.integers(try await client.run(.acquireWrite, keys: lock.keys, arguments: Self.words(["w", "60000", "60000", "0"])))
+        #expect(refused.first == 0, "\(refused)")
+        #expect(try await client.run(.release, keys: lock.keys, arguments: Self.words(["r0"])) == .integer(1))
+        #expect(try await Self.integer(client, [Array("EXISTS".utf8), readers]) == 0, "r0's release emptied the set")
+        // Preferring readers, a reader is granted beside the intent: the lock is
+        // not fresh, so its ZADD creates the set on the path that uses GT.
+        #expect(try await Self.acquireRead(lock, "r1", leaseMs: 30_000, mode: "prefer-readers") == [1, 30_000, 0])
+        let left = try await Self.integer(client, [Array("PTTL".utf8), readers])
+        #expect(left > 20_000 && left <= 30_000, "the new readers set expires with r1's lease, PTTL \(left)")
+        _ = try await client.send(Self.words(["DEL"]) + lock.keys.dropLast())
+    }
+}
