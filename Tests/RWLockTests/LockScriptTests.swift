@@ -71,14 +71,15 @@ struct LiveScriptTests {
 struct LiveReadersSetTests {
     private static func words(_ texts: [String]) -> [[UInt8]] { texts.map { Array($0.utf8) } }
 
-    /// The script's reply as integers, or an empty array for any other shape.
-    private static func integers(_ reply: RESPValue) -> [Int64] {
-        guard case .array(let items) = reply else { return [] }
-        return items.compactMap { if case .integer(let value) = $0 { value } else { nil } }
+    /// An acquire script's reply, as the runtime reads it (a wrong shape throws).
+    private static func acquire(_ lock: RWLock, _ script: LockScript, _ arguments: [String]) async throws -> [Int64] {
+        let (granted, milliseconds, third) = try ScriptReply.triple(
+            try await lock.client.run(script, keys: lock.keys, arguments: words(arguments)), from: script)
+        return [granted, milliseconds, third]
     }
 
     private static func acquireRead(_ lock: RWLock, _ token: String, leaseMs: Int, mode: String = "prefer-writers") async throws -> [Int64] {
-        integers(try await lock.client.run(.acquireRead, keys: lock.keys, arguments: words([token, "\(leaseMs)", mode, "0"])))
+        try await acquire(lock, .acquireRead, [token, "\(leaseMs)", mode, "0"])
     }
 
     private static func integer(_ client: RedisClient, _ words: [[UInt8]]) async throws -> Int64 {
@@ -101,7 +102,7 @@ struct LiveReadersSetTests {
         // lease left, nothing added, b's deadline and the set's expiry unmoved.
         let scoreBefore = try await client.send([Array("ZSCORE".utf8), readers, Array("b".utf8)])
         let retried = try await Self.acquireRead(lock, "b", leaseMs: 90_000)
-        #expect(retried.count == 3 && retried[0] == 1 && retried[1] <= 20_000 && retried[1] > 10_000, "\(retried)")
+        #expect(retried[0] == 1 && retried[1] <= 20_000 && retried[1] > 10_000, "\(retried)")
         #expect(try await client.send([Array("ZSCORE".utf8), readers, Array("b".utf8)]) == scoreBefore)
         #expect(try await Self.integer(client, [Array("ZCARD".utf8), readers]) == 2)
         #expect(try await pttl() <= 60_000)
@@ -118,7 +119,7 @@ struct LiveReadersSetTests {
         let readers = lock.keys[1]
         #expect(try await Self.acquireRead(lock, "r0", leaseMs: 60_000) == [1, 60_000, 0])
         // A writer refused behind r0 leaves its intent and queue entry.
-        let refused = Self.integers(try await client.run(.acquireWrite, keys: lock.keys, arguments: Self.words(["w", "60000", "60000", "0"])))
+        let refused = try await Self.acquire(lock, .acquireWrite, ["w", "60000", "60000", "0"])
         #expect(refused.first == 0, "\(refused)")
         #expect(try await client.run(.release, keys: lock.keys, arguments: Self.words(["r0"])) == .integer(1))
         #expect(try await Self.integer(client, [Array("EXISTS".utf8), readers]) == 0, "r0's release emptied the set")
