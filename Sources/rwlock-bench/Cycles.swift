@@ -10,7 +10,12 @@ enum Cycles {
 
     /// Measures the floor (``Floor``) and the write and read cycles in
     /// alternating rounds of `iterations / rounds`, then the scoped form.
-    static func run(_ client: RedisClient, prefix: String, report: Report, iterations: Int) async throws {
+    /// `betweenRounds` runs once per round too, after the cycles: the peers'
+    /// rounds (``Peers``).
+    static func run(
+        _ client: RedisClient, prefix: String, report: Report, iterations: Int,
+        betweenRounds: @MainActor () async -> Void = {}
+    ) async throws {
         let lock = try RWLock(name: "\(prefix):cycle", client: client)
         let sha = try await Floor.load(client)
         for _ in 0..<500 { _ = try await client.benchmarkCommand(["EVALSHA", sha, "0"]) }  // warm-up
@@ -23,14 +28,21 @@ enum Cycles {
         var samples: [Lease.Mode: [Duration]] = [.write: [], .read: []]
         var elapsed: [Lease.Mode: Duration] = [.write: .zero, .read: .zero]
         let clock = ContinuousClock()
-        for _ in 0..<rounds {
-            try await Floor.sample(client, sha: sha, iterations: perRound, into: &floor)
-            for mode in [Lease.Mode.write, .read] {
-                elapsed[mode]! += try await timed {
-                    for _ in 0..<perRound {
-                        let start = clock.now
-                        try await cycle(lock, mode)
-                        samples[mode]!.append(clock.now - start)
+        // Each round starts one step further along, so no side is always
+        // the one that runs first after the others (or after the peers).
+        for round in 0..<rounds {
+            for step in 0..<4 {
+                switch (round + step) % 4 {
+                case 0: try await Floor.sample(client, sha: sha, iterations: perRound, into: &floor)
+                case 3: await betweenRounds()
+                case let index:
+                    let mode = index == 1 ? Lease.Mode.write : .read
+                    elapsed[mode]! += try await timed {
+                        for _ in 0..<perRound {
+                            let start = clock.now
+                            try await cycle(lock, mode)
+                            samples[mode]!.append(clock.now - start)
+                        }
                     }
                 }
             }

@@ -60,17 +60,6 @@ struct Measurement: Sendable {
         + "p50_us".leftPadded(10) + "p99_us".leftPadded(10) + "ops_per_s".leftPadded(12)
 
     static func format(_ value: Double) -> String { String(format: "%.1f", value) }
-
-    /// Parses a JSON line in the same format (the Python peers' output).
-    static func parse(jsonLine line: String) -> Measurement? {
-        guard let data = line.data(using: .utf8),
-              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let metric = object["metric"] as? String
-        else { return nil }
-        func number(_ key: String) -> Double? { (object[key] as? NSNumber)?.doubleValue }
-        return Measurement(metric: metric, p50: number("p50_us"), p99: number("p99_us"),
-                           opsPerSecond: number("ops_per_s"), note: "python peer")
-    }
 }
 
 /// Collects measurements, printing each as it is made: the table row, then

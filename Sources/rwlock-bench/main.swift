@@ -15,6 +15,8 @@ guard let url = environment["REDIS_URL"], !url.isEmpty else {
 }
 let prefix = "rwlock-bench:\(ProcessInfo.processInfo.processIdentifier)"
 let report = Report()
+// The Python peers run in the cycles' rounds (see Peers), reported below.
+let peers = Peers.start(url: url)
 
 do {
     // One connection: the floor and the uncontended cycles share it.
@@ -23,7 +25,9 @@ do {
     say("rwlock-bench against \(url)")
 
     report.section("floor (bare EVALSHA of `return 1`, PING; one pooled hiredis connection)")
-    try await Cycles.run(single, prefix: prefix, report: report, iterations: 5_000)
+    try await Cycles.run(single, prefix: prefix, report: report, iterations: 5_000) {
+        peers?.round(cycles: 3_000 / Cycles.rounds)
+    }
 
     report.section("server CPU per cycle (INFO commandstats deltas; a minimal mutex cycle measured the same way)")
     try await ServerCPU.run(single, prefix: prefix, report: report, cycles: 3_000)
@@ -53,8 +57,8 @@ do {
     exit(1)
 }
 
-report.section("python peers (mutex cycles, same server)")
-Peers.run(url: url, cycles: 3_000, report: report)
+report.section("python peers (mutex cycles, same server, in the uncontended cycles' rounds)")
+peers?.finish(to: report)
 
 report.section("script-check throughput (offline)")
 do {
