@@ -42,6 +42,9 @@ final class Peers {
             say("peers skipped: \(path) not found or not executable")
             return nil
         }
+        // A script that died makes the next request's write fail with EPIPE,
+        // which is handled below, instead of killing the bench with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [path, "--serve"]
@@ -88,8 +91,9 @@ final class Peers {
     func round(cycles: Int) {
         guard failure == nil else { return }
         for metric in Self.metrics {
-            requests.write(Data("\(metric) \(cycles)\n".utf8))
-            guard let line = readLine(), let reply = Self.parse(line, metric: metric) else {
+            guard (try? requests.write(contentsOf: Data("\(metric) \(cycles)\n".utf8))) != nil,
+                let line = readLine(), let reply = Self.parse(line, metric: metric)
+            else {
                 failure = "no reply to \(metric) \(cycles)"
                 return
             }
