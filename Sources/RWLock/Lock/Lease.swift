@@ -54,8 +54,9 @@ public final class Lease: Sendable {
         var nestedBodies: [ObjectIdentifier: CurrentTaskCanceller] = [:]
         var closing = false
         var lastNestedBodyEnded: CheckedContinuation<Void, Never>?
-        /// Counted among the client's holding writers (``LocalWriters``).
-        var inLocalWriters = false
+        /// How the lease is counted among the client's holders
+        /// (``LocalWriters``): as a write or a read lease; nil when not.
+        var localRole: Mode?
     }
     private let state: Mutex<State>
     /// The mode granted, which metrics count the lease under to the end.
@@ -104,7 +105,7 @@ public final class Lease: Sendable {
             let straggler = hasEnded
             if (error as? RWLockError)?.kind == .leaseLost {
                 end()
-                leaveLocalWriters()
+                leaveLocalHolders()
                 if !straggler { reportLoss() }
             }
             if !straggler { lock.metrics.renewalFailed(grantedMode) }
@@ -159,12 +160,12 @@ public final class Lease: Sendable {
         let (downgraded, milliseconds) = try ScriptReply.pair(reply, from: .downgrade)
         guard downgraded == 1 else {
             end()
-            leaveLocalWriters()
+            leaveLocalHolders()
             reportLoss()
             throw RWLockError.leaseLost("the server no longer holds \(describe), so it cannot be downgraded")
         }
         state.withLock { $0.mode = .read }
-        leaveLocalWriters()
+        countLocallyAsReading()
         try extend(sent: sent, grantedMilliseconds: milliseconds, unlessUnconfirmed: unconfirmed, by: "downgraded")
         lock.logger.debug("downgraded to read", metadata: ["rwlock.token": .string(token)])
     }
@@ -233,7 +234,7 @@ public final class Lease: Sendable {
     /// when it goes.
     deinit {
         end()
-        leaveLocalWriters()
+        leaveLocalHolders()
     }
 
     /// Marks the lease over; the first call counts it out of the metrics.
@@ -246,26 +247,51 @@ public final class Lease: Sendable {
         if let heldSince { lock.metrics.ended(grantedMode, heldFor: .now - heldSince) }
     }
 
-    /// A write lease was granted: this client's readers wait behind it
-    /// without asking the server, until it is released, lost, downgraded or
-    /// past its validity (see ``LocalWriters``).
-    func joinLocalWriters() {
-        let validUntil = state.withLock { state -> ContinuousClock.Instant? in
-            guard state.mode == .write, !state.ended, !state.inLocalWriters else { return nil }
-            state.inLocalWriters = true
-            return state.validUntil
+    /// A lease was granted. While it is held, this client's waiters that it
+    /// would refuse wait without asking the server: every reader behind a
+    /// write lease, every writer behind either. Until it is released, lost,
+    /// downgraded (a write lease then counts as a read lease) or past its
+    /// validity (see ``LocalWriters``).
+    func joinLocalHolders() {
+        let joined = state.withLock { state -> (Mode, ContinuousClock.Instant)? in
+            guard !state.ended, state.localRole == nil else { return nil }
+            state.localRole = state.mode
+            return (state.mode, state.validUntil)
         }
-        if let validUntil { lock.client.localWriters.startHolding(token, on: lock.channel, validUntil: validUntil) }
+        guard let (mode, validUntil) = joined else { return }
+        switch mode {
+        case .write: lock.client.localWriters.startHolding(token, on: lock.channel, validUntil: validUntil)
+        case .read: lock.client.localWriters.startReading(token, on: lock.channel, validUntil: validUntil)
+        }
     }
 
-    /// Idempotent; wakes the lock's waiters in this client when this was its
-    /// last writer.
-    func leaveLocalWriters() {
-        let wasIn = state.withLock { state -> Bool in
-            defer { state.inLocalWriters = false }
-            return state.inLocalWriters
+    /// Idempotent; wakes the lock's waiters in this client when this was
+    /// the last lease in their way.
+    func leaveLocalHolders() {
+        let role = state.withLock { state -> Mode? in
+            defer { state.localRole = nil }
+            return state.localRole
         }
-        if wasIn { lock.client.localWriters.stopHolding(token, on: lock.channel) }
+        switch role {
+        case .write: lock.client.localWriters.stopHolding(token, on: lock.channel)
+        case .read: lock.client.localWriters.stopReading(token, on: lock.channel)
+        case nil: break
+        }
+    }
+
+    /// The lease was downgraded on the server (its mode is now read): it
+    /// counts as a read lease first and stops counting as a write lease
+    /// after, so this client's writers stay behind it without a gap while
+    /// its readers are woken.
+    private func countLocallyAsReading() {
+        let moved = state.withLock { state -> ContinuousClock.Instant? in
+            guard state.localRole == .write else { return nil }
+            state.localRole = .read
+            return state.validUntil
+        }
+        guard let moved else { return }
+        lock.client.localWriters.startReading(token, on: lock.channel, validUntil: moved)
+        lock.client.localWriters.stopHolding(token, on: lock.channel)
     }
 
     /// The lease is handed to its holder: counted as held from now.
@@ -287,11 +313,11 @@ public final class Lease: Sendable {
     /// less the drift margin; never moved backwards.
     func extend(sent: ContinuousClock.Instant, grantedMilliseconds: Int64) {
         let until = lock.options.validity(sent: sent, grantedMilliseconds: grantedMilliseconds)
-        let (validUntil, inLocalWriters) = state.withLock { state in
+        let (validUntil, counted) = state.withLock { state in
             state.validUntil = max(state.validUntil, until)
-            return (state.validUntil, state.inLocalWriters)
+            return (state.validUntil, state.localRole != nil)
         }
-        if inLocalWriters { lock.client.localWriters.extend(token, on: lock.channel, validUntil: validUntil) }
+        if counted { lock.client.localWriters.extend(token, on: lock.channel, validUntil: validUntil) }
     }
 
     /// ``extend(sent:grantedMilliseconds:)``, unless the replicated-grants
@@ -316,7 +342,7 @@ public final class Lease: Sendable {
         lock.logger.debug("releasing", metadata: ["rwlock.token": .string(token)])
         // After the reply, not before: a reader woken earlier would find the
         // lock still held and be refused.
-        defer { leaveLocalWriters() }
+        defer { leaveLocalHolders() }
         let (client, keys, token) = (lock.client, lock.keys, Array(token.utf8))
         return try await client.ignoringCancellation {
             let reply = try await client.run(.release, keys: keys, arguments: [token])

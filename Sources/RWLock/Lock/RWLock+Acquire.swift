@@ -129,13 +129,14 @@ extension RWLock {
                     mode, token: tokenText, registered: registeredAsWaitingWriter,
                     refreshDue: lastSent.map { clock.now - $0 >= refreshIntentEvery } ?? true)
                 {
-                    // A writer of this client holds the lock, or is ahead of
-                    // this waiter: the script would refuse it, so wait for
-                    // that writer to leave (or a message) without asking.
+                    // A lease of this client that refuses this waiter is
+                    // held, or a writer of this client is ahead of it: the
+                    // script would refuse it, so wait for that one to leave
+                    // (or a message) without asking.
                     let now = clock.now
                     var limit = options.retryInterval.jittered()
                     if mode == .write, let lastSent { limit = min(limit, lastSent + refreshIntentEvery - now) }
-                    logger.trace("waiting behind a writer of this client", metadata: ["rwlock.mode": "\(mode)"])
+                    logger.trace("waiting behind a lease or writer of this client", metadata: ["rwlock.mode": "\(mode)"])
                     try await waitForAChange(upTo: limit, refusedAttemptSent: now)
                     continue
                 }
@@ -183,7 +184,7 @@ extension RWLock {
                         validUntil: options.validity(sent: sent, grantedMilliseconds: milliseconds))
                     // Before this loop stops counting as a waiting writer, so
                     // this client's readers stay behind it without a gap.
-                    lease.joinLocalWriters()
+                    lease.joinLocalHolders()
                     mayHoldSomething = false
                     if let unconfirmed {
                         // A failover now could hand the lock to someone else:
@@ -250,7 +251,8 @@ extension RWLock {
     }
 
     /// Whether a waiter of `mode` would be refused because of a writer of
-    /// this client (see ``LocalWriters``), so it should wait without asking.
+    /// this client, or for a writer also a read lease of this client (see
+    /// ``LocalWriters``), so it should wait without asking.
     /// A writer is held back only once its own intent is registered, and
     /// not when that intent is due for a refresh.
     private func heldBackByThisClientsWriters(_ mode: Lease.Mode, token: String, registered: Bool, refreshDue: Bool) -> Bool {

@@ -19,6 +19,13 @@ import Synchronization
 /// read before another's first attempt was sent, the first is ahead. Two
 /// writers whose first attempts overlapped are left to the server.
 ///
+/// This client's read leases count too, for its writers only: a held read
+/// lease refuses every writer (S2), so a writer already in the queue waits
+/// without asking while one of them is valid, and the last of them to
+/// leave wakes the lock's waiters. Under mixed load in one process, a
+/// waiting writer otherwise asked again at each reader's release message
+/// and was refused until the last one was gone.
+///
 /// Nothing here can hold a waiter back for long if a registration is wrong
 /// (an operator's reset emptied the queue, the server's clock stepped
 /// back): a write lease counts only until its validity ends, a waiting
@@ -41,8 +48,12 @@ final class LocalWriters: Sendable {
         var waiting: [String: Joined] = [:]
         /// Each held write lease's token and how long it is valid.
         var holding: [String: ContinuousClock.Instant] = [:]
+        /// Each held read lease's token and how long it is valid.
+        var reading: [String: ContinuousClock.Instant] = [:]
 
         func isHeld(at now: ContinuousClock.Instant) -> Bool { holding.values.contains { $0 > now } }
+        func isRead(at now: ContinuousClock.Instant) -> Bool { reading.values.contains { $0 > now } }
+        var isEmpty: Bool { waiting.isEmpty && holding.isEmpty && reading.isEmpty }
     }
 
     private let locks = Mutex<[[UInt8]: Writers]>([:])
@@ -65,12 +76,12 @@ final class LocalWriters: Sendable {
     }
 
     /// Whether the waiting writer `token` would be refused because of
-    /// another writer of this client: one holds a valid write lease, or one
-    /// certainly joined the queue before it.
+    /// another holder or writer of this client: one holds a valid write or
+    /// read lease, or a writer certainly joined the queue before it.
     func holdBack(writer token: String, on channel: [UInt8], at now: ContinuousClock.Instant = .now) -> Bool {
         locks.withLock { locks in
             guard let writers = locks[channel] else { return false }
-            if writers.isHeld(at: now) { return true }
+            if writers.isHeld(at: now) || writers.isRead(at: now) { return true }
             guard let mine = writers.waiting[token] else { return false }
             return writers.waiting.contains { $0.key != token && $0.value.replied <= mine.sent }
         }
@@ -94,11 +105,31 @@ final class LocalWriters: Sendable {
         locks.withLock { $0[channel, default: Writers()].holding[token] = validUntil }
     }
 
-    /// A held write lease was renewed (only moves forward).
+    /// A read lease was granted; ends with ``stopReading(_:on:)``.
+    func startReading(_ token: String, on channel: [UInt8], validUntil: ContinuousClock.Instant) {
+        locks.withLock { $0[channel, default: Writers()].reading[token] = validUntil }
+    }
+
+    /// A held write or read lease was renewed (only moves forward).
     func extend(_ token: String, on channel: [UInt8], validUntil: ContinuousClock.Instant) {
         locks.withLock { locks in
             if let current = locks[channel]?.holding[token] { locks[channel]?.holding[token] = max(current, validUntil) }
+            if let current = locks[channel]?.reading[token] { locks[channel]?.reading[token] = max(current, validUntil) }
         }
+    }
+
+    /// The read lease ended here: released, lost or abandoned. When it was
+    /// the last valid lease of this client on the lock, the lock's waiters
+    /// look again (a writer held back behind it); otherwise nothing they
+    /// wait for changed here.
+    func stopReading(_ token: String, on channel: [UInt8]) {
+        let opened = locks.withLock { locks -> Bool in
+            guard var writers = locks[channel], writers.reading.removeValue(forKey: token) != nil else { return false }
+            locks[channel] = writers.isEmpty ? nil : writers
+            let now = ContinuousClock.now
+            return !writers.waiting.isEmpty && !writers.isHeld(at: now) && !writers.isRead(at: now)
+        }
+        if opened { wake(channel) }
     }
 
     /// The write lease ended here: released, lost, abandoned or downgraded.
@@ -113,13 +144,13 @@ final class LocalWriters: Sendable {
         let opened = locks.withLock { locks -> Bool in
             guard var writers = locks[channel] else { return false }
             change(&writers)
-            locks[channel] = writers.waiting.isEmpty && writers.holding.isEmpty ? nil : writers
+            locks[channel] = writers.isEmpty ? nil : writers
             return !writers.isHeld(at: .now)
         }
         if opened { wake(channel) }
     }
 
-    /// Locks with a registered writer, for tests.
+    /// Locks with a registered writer or read lease, for tests.
     var count: Int { locks.withLock { $0.count } }
 
     /// Waiting writers registered for `channel`'s lock, for tests.

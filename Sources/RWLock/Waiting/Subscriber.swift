@@ -128,6 +128,10 @@ final class Subscriber: Sendable {
     /// How many acquire loops watch `channel` now, for tests.
     func watchers(of channel: [UInt8]) -> Int { state.withLock { $0.watched[channel] ?? 0 } }
 
+    /// Events seen on `channel` so far (messages, confirmations, this
+    /// client's announcements), for tests.
+    func events(on channel: [UInt8]) -> UInt64 { state.withLock { $0.messages[channel] ?? 0 } }
+
     /// Ends one ``watch(_:)`` of `channel`; the last one leaves it
     /// subscribed for ``lingerGrace``.
     func unwatch(_ channel: [UInt8]) {
