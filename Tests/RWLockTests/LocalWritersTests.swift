@@ -292,6 +292,18 @@ struct LocalWritersTests {
         holders.stopReading("r3", on: a)
         #expect(woken.withLock { $0 }.isEmpty)
         #expect(holders.count == 0)
+
+        // A downgrade moves a write lease to the read leases in one step.
+        holders.startHolding("d", on: a, validUntil: now + .seconds(1))
+        holders.startWaiting("w2", on: a, sent: now, replied: now)
+        #expect(!holders.moveToReading("unknown", on: a, validUntil: now + .seconds(1)))
+        #expect(holders.moveToReading("d", on: a, validUntil: now + .seconds(1)), "no write lease holds any more")
+        #expect(!holders.holdBack(readerOn: a, preferringWriters: false, at: now))
+        #expect(holders.holdBack(writer: "w2", on: a, at: now), "the downgraded lease still refuses writers")
+        holders.stopReading("d", on: a)
+        #expect(woken.withLock { $0 } == [a])
+        holders.stopWaiting("w2", on: a)
+        #expect(holders.count == 0)
     }
 
     @Test func whoHoldsReadersBack() {

@@ -253,15 +253,15 @@ public final class Lease: Sendable {
     /// downgraded (a write lease then counts as a read lease) or past its
     /// validity (see ``LocalWriters``).
     func joinLocalHolders() {
-        let joined = state.withLock { state -> (Mode, ContinuousClock.Instant)? in
-            guard !state.ended, state.localRole == nil else { return nil }
+        // Registered under the lease's lock, as in countLocallyAsReading():
+        // a leave can then never run between the role and the entry.
+        state.withLock { state in
+            guard !state.ended, state.localRole == nil else { return }
             state.localRole = state.mode
-            return (state.mode, state.validUntil)
-        }
-        guard let (mode, validUntil) = joined else { return }
-        switch mode {
-        case .write: lock.client.localWriters.startHolding(token, on: lock.channel, validUntil: validUntil)
-        case .read: lock.client.localWriters.startReading(token, on: lock.channel, validUntil: validUntil)
+            switch state.mode {
+            case .write: lock.client.localWriters.startHolding(token, on: lock.channel, validUntil: state.validUntil)
+            case .read: lock.client.localWriters.startReading(token, on: lock.channel, validUntil: state.validUntil)
+            }
         }
     }
 
@@ -280,18 +280,18 @@ public final class Lease: Sendable {
     }
 
     /// The lease was downgraded on the server (its mode is now read): it
-    /// counts as a read lease first and stops counting as a write lease
-    /// after, so this client's writers stay behind it without a gap while
-    /// its readers are woken.
+    /// counts as a read lease instead of a write lease, in one step, so
+    /// this client's writers stay behind it without a gap while its readers
+    /// are woken. The role and the registry move under the lease's lock: a
+    /// release racing the downgrade then finds either entry, never neither
+    /// (LocalWriters never calls back into a lease, so the order is safe).
     private func countLocallyAsReading() {
-        let moved = state.withLock { state -> ContinuousClock.Instant? in
-            guard state.localRole == .write else { return nil }
+        let opened = state.withLock { state -> Bool in
+            guard state.localRole == .write else { return false }
             state.localRole = .read
-            return state.validUntil
+            return lock.client.localWriters.moveToReading(token, on: lock.channel, validUntil: state.validUntil)
         }
-        guard let moved else { return }
-        lock.client.localWriters.startReading(token, on: lock.channel, validUntil: moved)
-        lock.client.localWriters.stopHolding(token, on: lock.channel)
+        if opened { lock.client.localWriters.wakeWaiters(on: lock.channel) }
     }
 
     /// The lease is handed to its holder: counted as held from now.

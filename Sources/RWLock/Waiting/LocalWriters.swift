@@ -118,6 +118,23 @@ final class LocalWriters: Sendable {
         }
     }
 
+    /// The write lease `token` was downgraded: it counts as a read lease
+    /// from now, in one step. Returns whether no write lease holds any
+    /// more, when the caller should ``wakeWaiters(on:)`` (the readers
+    /// behind it get in; writers stay behind the read lease). Wakes nobody
+    /// itself, so the caller may hold its own lock around it.
+    func moveToReading(_ token: String, on channel: [UInt8], validUntil: ContinuousClock.Instant) -> Bool {
+        locks.withLock { locks -> Bool in
+            guard var writers = locks[channel], writers.holding.removeValue(forKey: token) != nil else { return false }
+            writers.reading[token] = validUntil
+            locks[channel] = writers
+            return !writers.isHeld(at: .now)
+        }
+    }
+
+    /// The lock's waiters in this client look again at once.
+    func wakeWaiters(on channel: [UInt8]) { wake(channel) }
+
     /// The read lease ended here: released, lost or abandoned. When it was
     /// the last valid lease of this client on the lock, the lock's waiters
     /// look again (a writer held back behind it); otherwise nothing they
