@@ -189,6 +189,28 @@ struct LocalWritersTests {
         try await second.value.release()
     }
 
+    /// The same behind a read lease of its own client.
+    @Test func aWriterHeldBackBehindItsClientsReaderKeepsItsIntentAlive() async throws {
+        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown() }
+        let name = name()
+        let short = options(lease: .milliseconds(400), retryInterval: .milliseconds(100))
+        let held = try await RWLock(name: name, client: client, options: short).acquireRead()
+        let lock = try RWLock(name: name, client: client, options: short)
+        let writer = Task { try await lock.acquireWrite(timeout: .seconds(20)) }
+        #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 })
+        let reader = try RWLock(name: name, client: other, options: short)
+        for _ in 0..<6 {
+            try await Task.sleep(for: .milliseconds(200))
+            try await held.renew()
+            #expect(try await lock.inspect().waiting.count == 1, "the held-back writer's intent lapsed")
+            #expect(try await reader.withReadLockIfAvailable { true } == nil)
+        }
+        #expect(lock.acquiresSent.load(ordering: .relaxed) > 1, "the held-back writer never refreshed")
+        try await held.release()
+        try await writer.value.release()
+    }
+
     /// A write lease its holder never releases (nor renews) holds this
     /// client's readers back no longer than the server does: until it expires.
     @Test func anAbandonedWriteLeaseHoldsReadersBackOnlyUntilItExpires() async throws {
