@@ -28,7 +28,7 @@ import Synchronization
 ///
 /// Nothing here can hold a waiter back for long if a registration is wrong
 /// (an operator's reset emptied the queue, the server's clock stepped
-/// back): a write lease counts only until its validity ends, a waiting
+/// back): a lease counts only until its validity ends, a waiting
 /// writer only while its acquire loop runs, and a writer held back still
 /// sends an acquire every third of its intent's life (see the acquire
 /// loop), which also keeps its intent alive. When a writer leaves and no
