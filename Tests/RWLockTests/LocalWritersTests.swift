@@ -211,6 +211,39 @@ struct LocalWritersTests {
         try await writer.value.release()
     }
 
+    /// A writer's acquire on its way (over a slow link: 300 ms each way)
+    /// holds its client's readers back until its reply is read: whatever
+    /// the script decided leaves a lease or an intent that refuses them.
+    @Test func readersWaitForTheirClientsWriterAttemptOnItsWay() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["REDIS_URL"])
+        let proxy = try LoopbackProxy(upstreamPort: try #require(ProcessProbe.port(of: url)))
+        defer { proxy.close() }
+        let client = RedisClient(
+            deployment: .server(try RedisEndpoint(url: proxy.url)), maxConnections: 4, connectTimeout: .seconds(2),
+            commandTimeout: .seconds(5), clusterRetryWindow: .zero, subscriberEndpoint: try RedisEndpoint(url: url))
+        defer { client.shutdown() }
+        let name = name()
+        let writers = try RWLock(name: name, client: client, options: options())
+        let readers = try RWLock(name: name, client: client, options: options())
+        // Connections and scripts ready, so the attempt below is one round trip.
+        try await writers.acquireWrite().release()
+        proxy.delay(by: .milliseconds(300))
+
+        let writer = Task { try await writers.acquireWrite(timeout: .seconds(20)) }
+        #expect(await ProcessProbe.eventually { client.localWriters.count == 1 })
+        let reader = Task { try await readers.acquireRead(timeout: .seconds(20)) }
+        #expect(await ProcessProbe.eventually { client.subscriber.watchers(of: readers.channel) == 1 })
+        #expect(readers.acquiresSent.load(ordering: .relaxed) == 0, "a reader asked while the writer's acquire was on its way")
+
+        let granted = try await writer.value
+        #expect(readers.acquiresSent.load(ordering: .relaxed) == 0, "a reader asked while the writer held")
+        proxy.delay(by: .zero)
+        try await granted.release()
+        try await reader.value.release()
+        #expect(readers.acquiresSent.load(ordering: .relaxed) == 1)
+        #expect(client.localWriters.count == 0)
+    }
+
     /// A write lease its holder never releases (nor renews) holds this
     /// client's readers back no longer than the server does: until it expires.
     @Test func anAbandonedWriteLeaseHoldsReadersBackOnlyUntilItExpires() async throws {
@@ -325,6 +358,32 @@ struct LocalWritersTests {
         holders.stopReading("d", on: a)
         #expect(woken.withLock { $0 } == [a])
         holders.stopWaiting("w2", on: a)
+        #expect(holders.count == 0)
+    }
+
+    @Test func aWritersAttemptOnItsWayHoldsReadersPreferringWritersBack() {
+        let woken = Mutex<[[UInt8]]>([])
+        let holders = LocalWriters { channel in woken.withLock { $0.append(channel) } }
+        let a = Array("a".utf8)
+        let now = ContinuousClock.now
+        holders.startAttempting("w", on: a)
+        #expect(holders.holdBack(readerOn: a, preferringWriters: true, at: now))
+        #expect(!holders.holdBack(readerOn: a, preferringWriters: false, at: now), "no intent holds those back")
+        #expect(!holders.holdBack(writer: "other", on: a, at: now), "writers are left to the queue")
+        // Refused: its place in the queue is registered before the attempt
+        // ends, so the readers stay back without a wake.
+        holders.startWaiting("w", on: a, sent: now, replied: now)
+        holders.stopAttempting("w", on: a)
+        #expect(woken.withLock { $0 }.isEmpty)
+        #expect(holders.holdBack(readerOn: a, preferringWriters: true, at: now))
+        holders.stopWaiting("w", on: a)
+        woken.withLock { $0 = [] }
+        // Failed (or withdrawn): nothing else holds them back, so they look again.
+        holders.startAttempting("w", on: a)
+        holders.stopAttempting("w", on: a)
+        #expect(woken.withLock { $0 } == [a])
+        holders.stopAttempting("w", on: a)
+        #expect(woken.withLock { $0 } == [a], "an attempt already ended wakes nobody")
         #expect(holders.count == 0)
     }
 

@@ -108,6 +108,14 @@ extension RWLock {
         // lapse while it waits.
         var lastSent: ContinuousClock.Instant? = nil
         let refreshIntentEvery = options.intent / 3
+        // A writer's acquire on its way holds this client's readers back
+        // (see LocalWriters) until what its reply left is registered.
+        var attempting = false
+        func endAttempt() {
+            if attempting { client.localWriters.stopAttempting(tokenText, on: channel) }
+            attempting = false
+        }
+        defer { endAttempt() }
         /// Waits for a message on the lock's channel (or this client's word
         /// that a writer left) for `limit` at most, within the timeout.
         func waitForAChange(upTo limit: Duration, refusedAttemptSent: ContinuousClock.Instant) async throws {
@@ -144,6 +152,10 @@ extension RWLock {
                 let sent = clock.now
                 lastSent = sent
                 acquiresSent.add(1, ordering: .relaxed)
+                if mode == .write && !attempting {
+                    client.localWriters.startAttempting(tokenText, on: channel)
+                    attempting = true
+                }
                 heldBeforeThisAttempt = mayHoldSomething
                 mayHoldSomething = true
                 // On a cluster, a command that cannot run yet (failover,
@@ -155,6 +167,7 @@ extension RWLock {
                     }
                 } catch let error as RWLockError where error.kind == .quarantined {
                     // R4: nothing ran; wait the quarantine out within the timeout.
+                    endAttempt()
                     mayHoldSomething = heldBeforeThisAttempt
                     if !waiting {
                         logger.debug("not available: \(error)", metadata: ["rwlock.mode": "\(mode)"])
@@ -185,6 +198,7 @@ extension RWLock {
                     // Before this loop stops counting as a waiting writer, so
                     // this client's readers stay behind it without a gap.
                     lease.joinLocalHolders()
+                    endAttempt()
                     mayHoldSomething = false
                     if let unconfirmed {
                         // A failover now could hand the lock to someone else:
@@ -230,6 +244,7 @@ extension RWLock {
                         registeredAsWaitingWriter = true
                     }
                 }
+                endAttempt()
                 try await waitForAChange(upTo: min(options.retryInterval.jittered(), hint), refusedAttemptSent: sent)
             }
         } catch {
