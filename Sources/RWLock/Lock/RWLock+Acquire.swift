@@ -142,6 +142,13 @@ extension RWLock {
                     // script would refuse it, so wait for that one to leave
                     // (or a message) without asking.
                     let now = clock.now
+                    if waiter == nil {
+                        // Watch, then look again: a writer of this client that
+                        // left between the look above and the watch announced
+                        // it to no one, and this waiter would sleep its pause.
+                        waiter = Waiter(lock: self, refusedAttemptSent: now)
+                        continue
+                    }
                     var limit = options.retryInterval.jittered()
                     if mode == .write, let lastSent { limit = min(limit, lastSent + refreshIntentEvery - now) }
                     logger.trace("waiting behind a lease or writer of this client", metadata: ["rwlock.mode": "\(mode)"])
@@ -152,7 +159,9 @@ extension RWLock {
                 let sent = clock.now
                 lastSent = sent
                 acquiresSent.add(1, ordering: .relaxed)
-                if mode == .write && !attempting {
+                // Only a writer that waits: one that tries once (IfAvailable)
+                // is often polling, and must not keep readers out between polls.
+                if mode == .write && waiting && !attempting {
                     client.localWriters.startAttempting(tokenText, on: channel)
                     attempting = true
                 }

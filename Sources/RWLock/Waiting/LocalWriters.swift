@@ -201,6 +201,9 @@ final class LocalWriters: Sendable {
     /// Locks with a registered writer or read lease, for tests.
     var count: Int { locks.withLock { $0.count } }
 
+    /// Writers' acquires on their way for `channel`'s lock, for tests.
+    func attemptingCount(on channel: [UInt8]) -> Int { locks.withLock { $0[channel]?.attempting.count ?? 0 } }
+
     /// Waiting writers registered for `channel`'s lock, for tests.
     func waitingCount(on channel: [UInt8]) -> Int { locks.withLock { $0[channel]?.waiting.count ?? 0 } }
 }
