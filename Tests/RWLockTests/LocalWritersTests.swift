@@ -164,42 +164,24 @@ struct LocalWritersTests {
         #expect(client.localWriters.count == 0)
     }
 
-    /// A writer held back behind another still refreshes its intent: it
-    /// keeps its place, and keeps other clients' readers out, however long
-    /// the one ahead holds.
-    @Test func aWriterHeldBackKeepsItsIntentAlive() async throws {
+    /// A writer held back behind a lease of its own client (a writer
+    /// ahead of it, or a reader) still refreshes its intent: it keeps its
+    /// place, and keeps other clients' readers out, however long that
+    /// lease is held.
+    @Test(arguments: [Lease.Mode.write, .read])
+    func aWriterHeldBackKeepsItsIntentAlive(behind mode: Lease.Mode) async throws {
         let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
         defer { client.shutdown(); other.shutdown() }
         let name = name()
         // Intents live max(lease, 4 × retry interval) = 400 ms unless refreshed.
         let short = options(lease: .milliseconds(400), retryInterval: .milliseconds(100))
-        let first = try await RWLock(name: name, client: client, options: short).acquireWrite()
-        let lock = try RWLock(name: name, client: client, options: short)
-        let second = Task { try await lock.acquireWrite(timeout: .seconds(20)) }
-        #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 })
-        let reader = try RWLock(name: name, client: other, options: short)
-        // Three intent lifetimes, the first writer renewing its lease.
-        for _ in 0..<6 {
-            try await Task.sleep(for: .milliseconds(200))
-            try await first.renew()
-            #expect(try await lock.inspect().waiting.count == 1, "the held-back writer's intent lapsed")
-            #expect(try await reader.withReadLockIfAvailable { true } == nil)
-        }
-        try await first.release()
-        try await second.value.release()
-    }
-
-    /// The same behind a read lease of its own client.
-    @Test func aWriterHeldBackBehindItsClientsReaderKeepsItsIntentAlive() async throws {
-        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown() }
-        let name = name()
-        let short = options(lease: .milliseconds(400), retryInterval: .milliseconds(100))
-        let held = try await RWLock(name: name, client: client, options: short).acquireRead()
+        let ahead = try RWLock(name: name, client: client, options: short)
+        let held = mode == .write ? try await ahead.acquireWrite() : try await ahead.acquireRead()
         let lock = try RWLock(name: name, client: client, options: short)
         let writer = Task { try await lock.acquireWrite(timeout: .seconds(20)) }
         #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 })
         let reader = try RWLock(name: name, client: other, options: short)
+        // Three intent lifetimes, the lease ahead renewed meanwhile.
         for _ in 0..<6 {
             try await Task.sleep(for: .milliseconds(200))
             try await held.renew()

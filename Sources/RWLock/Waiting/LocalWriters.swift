@@ -98,12 +98,9 @@ final class LocalWriters: Sendable {
     /// The writer's acquire was answered (or failed). When nothing else of
     /// this client holds readers that prefer writers back, they look again.
     func stopAttempting(_ token: String, on channel: [UInt8]) {
-        let opened = locks.withLock { locks -> Bool in
-            guard var writers = locks[channel], writers.attempting.remove(token) != nil else { return false }
-            locks[channel] = writers.isEmpty ? nil : writers
-            return !writers.refusesReadersPreferringWriters(at: .now)
+        remove(on: channel, { $0.attempting.remove(token) != nil }) { writers, now in
+            !writers.refusesReadersPreferringWriters(at: now)
         }
-        if opened { wake(channel) }
     }
 
     /// Whether the waiting writer `token` would be refused because of
@@ -127,8 +124,10 @@ final class LocalWriters: Sendable {
         locks.withLock { $0[channel, default: Writers()].waiting[token] = Joined(sent: sent, replied: replied) }
     }
 
+    /// The writer stopped waiting (granted, gave up, failed). Unless a write
+    /// lease still keeps every waiter back, whoever was behind it looks again.
     func stopWaiting(_ token: String, on channel: [UInt8]) {
-        update(channel) { $0.waiting[token] = nil }
+        remove(on: channel, { $0.waiting.removeValue(forKey: token) != nil }) { writers, now in !writers.isHeld(at: now) }
     }
 
     /// A write lease was granted; ends with ``stopHolding(_:on:)``.
@@ -171,31 +170,32 @@ final class LocalWriters: Sendable {
     /// look again (a writer held back behind it); otherwise nothing they
     /// wait for changed here.
     func stopReading(_ token: String, on channel: [UInt8]) {
-        let opened = locks.withLock { locks -> Bool in
-            guard var writers = locks[channel], writers.reading.removeValue(forKey: token) != nil else { return false }
-            locks[channel] = writers.isEmpty ? nil : writers
-            let now = ContinuousClock.now
-            return !writers.waiting.isEmpty && !writers.isHeld(at: now) && !writers.isRead(at: now)
+        remove(on: channel, { $0.reading.removeValue(forKey: token) != nil }) { writers, now in
+            !writers.waiting.isEmpty && !writers.isHeld(at: now) && !writers.isRead(at: now)
         }
-        if opened { wake(channel) }
     }
 
-    /// The write lease ended here: released, lost, abandoned or downgraded.
+    /// The write lease ended here: released, lost or abandoned. Unless
+    /// another write lease still keeps every waiter back, whoever was
+    /// behind it looks again.
     func stopHolding(_ token: String, on channel: [UInt8]) {
-        update(channel) { $0.holding[token] = nil }
+        remove(on: channel, { $0.holding.removeValue(forKey: token) != nil }) { writers, now in !writers.isHeld(at: now) }
     }
 
-    /// Removes a writer with `change`, forgetting the lock once it has none.
-    /// Unless a write lease is still held (which keeps every waiter
-    /// back), wakes the lock's waiters: whoever was behind it looks again.
-    private func update(_ channel: [UInt8], _ change: (inout Writers) -> Void) {
-        let opened = locks.withLock { locks -> Bool in
-            guard var writers = locks[channel] else { return false }
-            change(&writers)
+    /// Removes one registration with `change` (true when there was one),
+    /// forgetting the lock once it has none, and wakes the lock's waiters
+    /// when `opened` says what was left no longer holds them back. Nothing
+    /// happens for a registration already gone.
+    private func remove(
+        on channel: [UInt8], _ change: (inout Writers) -> Bool,
+        wakingIf opened: (Writers, ContinuousClock.Instant) -> Bool
+    ) {
+        let wakes = locks.withLock { locks -> Bool in
+            guard var writers = locks[channel], change(&writers) else { return false }
             locks[channel] = writers.isEmpty ? nil : writers
-            return !writers.isHeld(at: .now)
+            return opened(writers, .now)
         }
-        if opened { wake(channel) }
+        if wakes { wake(channel) }
     }
 
     /// Locks with a registered writer or read lease, for tests.
