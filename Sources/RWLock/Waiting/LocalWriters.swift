@@ -98,9 +98,7 @@ final class LocalWriters: Sendable {
     /// The writer's acquire was answered (or failed). When nothing else of
     /// this client holds readers that prefer writers back, they look again.
     func stopAttempting(_ token: String, on channel: [UInt8]) {
-        remove(on: channel, { $0.attempting.remove(token) != nil }) { writers, now in
-            !writers.refusesReadersPreferringWriters(at: now)
-        }
+        remove(token, from: .attempting, on: channel)
     }
 
     /// Whether the waiting writer `token` would be refused because of
@@ -127,7 +125,7 @@ final class LocalWriters: Sendable {
     /// The writer stopped waiting (granted, gave up, failed). Unless a write
     /// lease still keeps every waiter back, whoever was behind it looks again.
     func stopWaiting(_ token: String, on channel: [UInt8]) {
-        remove(on: channel, { $0.waiting.removeValue(forKey: token) != nil }) { writers, now in !writers.isHeld(at: now) }
+        remove(token, from: .waiting, on: channel)
     }
 
     /// A write lease was granted; ends with ``stopHolding(_:on:)``.
@@ -170,30 +168,50 @@ final class LocalWriters: Sendable {
     /// look again (a writer held back behind it); otherwise nothing they
     /// wait for changed here.
     func stopReading(_ token: String, on channel: [UInt8]) {
-        remove(on: channel, { $0.reading.removeValue(forKey: token) != nil }) { writers, now in
-            !writers.waiting.isEmpty && !writers.isHeld(at: now) && !writers.isRead(at: now)
-        }
+        remove(token, from: .reading, on: channel)
     }
 
     /// The write lease ended here: released, lost or abandoned. Unless
     /// another write lease still keeps every waiter back, whoever was
     /// behind it looks again.
     func stopHolding(_ token: String, on channel: [UInt8]) {
-        remove(on: channel, { $0.holding.removeValue(forKey: token) != nil }) { writers, now in !writers.isHeld(at: now) }
+        remove(token, from: .holding, on: channel)
     }
 
-    /// Removes one registration with `change` (true when there was one),
-    /// forgetting the lock once it has none, and wakes the lock's waiters
-    /// when `opened` says what was left no longer holds them back. Nothing
-    /// happens for a registration already gone.
-    private func remove(
-        on channel: [UInt8], _ change: (inout Writers) -> Bool,
-        wakingIf opened: (Writers, ContinuousClock.Instant) -> Bool
-    ) {
+    /// The four kinds of registration a writer or lease has here.
+    private enum Registration { case attempting, waiting, holding, reading }
+
+    /// Removes `token`'s registration of one kind, forgetting the lock once
+    /// it has none, and wakes the lock's waiters when what is left no longer
+    /// holds back whoever that registration held back. Nothing happens for a
+    /// registration already gone.
+    ///
+    /// One switch rather than closures passed in: Swift 6.3's optimizer
+    /// crashed ("Found ownership error") on an `inout` closure capturing the
+    /// token once this was inlined into the acquire loop, so the package did
+    /// not build in release.
+    private func remove(_ token: String, from registration: Registration, on channel: [UInt8]) {
         let wakes = locks.withLock { locks -> Bool in
-            guard var writers = locks[channel], change(&writers) else { return false }
+            guard var writers = locks[channel] else { return false }
+            let now = ContinuousClock.now
+            let removed: Bool, opened: Bool
+            switch registration {
+            case .attempting:
+                removed = writers.attempting.remove(token) != nil
+                opened = !writers.refusesReadersPreferringWriters(at: now)
+            case .waiting:
+                removed = writers.waiting.removeValue(forKey: token) != nil
+                opened = !writers.isHeld(at: now)
+            case .holding:
+                removed = writers.holding.removeValue(forKey: token) != nil
+                opened = !writers.isHeld(at: now)
+            case .reading:
+                removed = writers.reading.removeValue(forKey: token) != nil
+                opened = !writers.waiting.isEmpty && !writers.isHeld(at: now) && !writers.isRead(at: now)
+            }
+            guard removed else { return false }
             locks[channel] = writers.isEmpty ? nil : writers
-            return opened(writers, .now)
+            return opened
         }
         if wakes { wake(channel) }
     }
