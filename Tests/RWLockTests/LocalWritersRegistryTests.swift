@@ -17,7 +17,7 @@ struct LocalWritersRegistryTests {
         #expect(!holders.holdBack(writer: "other", on: a, at: now), "writers are left to the queue")
         // Refused: its place in the queue is registered before the attempt
         // ends, so the readers stay back without a wake.
-        holders.startWaiting("w", on: a, sent: now, replied: now)
+        holders.startWaiting("w", on: a, arrival: 1)
         holders.stopAttempting("w", on: a)
         #expect(woken.withLock { $0 }.isEmpty)
         #expect(holders.holdBack(readerOn: a, preferringWriters: true, at: now))
@@ -52,7 +52,7 @@ struct LocalWritersRegistryTests {
         let now = ContinuousClock.now
         holders.startReading("r1", on: a, validUntil: now + .seconds(1))
         holders.startReading("r2", on: a, validUntil: now + .seconds(1))
-        holders.startWaiting("w", on: a, sent: now, replied: now)
+        holders.startWaiting("w", on: a, arrival: 1)
         #expect(holders.holdBack(writer: "w", on: a, at: now), "a held read lease refuses every writer")
         #expect(!holders.holdBack(readerOn: a, preferringWriters: false, at: now), "readers do not exclude readers")
         #expect(!holders.holdBack(writer: "w", on: a, at: now + .seconds(2)), "past its validity")
@@ -76,7 +76,7 @@ struct LocalWritersRegistryTests {
 
         // A downgrade moves a write lease to the read leases in one step.
         holders.startHolding("d", on: a, validUntil: now + .seconds(1))
-        holders.startWaiting("w2", on: a, sent: now, replied: now)
+        holders.startWaiting("w2", on: a, arrival: 1)
         #expect(!holders.moveToReading("unknown", on: a, validUntil: now + .seconds(1)))
         #expect(holders.moveToReading("d", on: a, validUntil: now + .seconds(1)), "no write lease holds any more")
         #expect(!holders.holdBack(readerOn: a, preferringWriters: false, at: now))
@@ -92,19 +92,28 @@ struct LocalWritersRegistryTests {
         let writers = LocalWriters { channel in woken.withLock { $0.append(channel) } }
         let a = Array("a".utf8), b = Array("b".utf8)
         let now = ContinuousClock.now
-        writers.startWaiting("w", on: a, sent: now, replied: now + .milliseconds(1))
+        writers.startWaiting("w", on: a, arrival: 1_000)
         #expect(writers.holdBack(readerOn: a, preferringWriters: true, at: now))
         #expect(!writers.holdBack(readerOn: a, preferringWriters: false, at: now), "an intent does not refuse readers first")
         #expect(!writers.holdBack(readerOn: b, preferringWriters: true, at: now))
-        // Queue order: one writer joined before another was sent; two whose
-        // first attempts overlapped are left to the server.
-        writers.startWaiting("later", on: a, sent: now + .milliseconds(2), replied: now + .milliseconds(3))
-        writers.startWaiting("overlapping", on: a, sent: now + .microseconds(500), replied: now + .milliseconds(4))
+        // Queue order: by arrival, equal arrivals by token bytewise, as the
+        // queue's sorted set orders them; only the first asks the server.
+        writers.startWaiting("later", on: a, arrival: 1_001)
+        writers.startWaiting("v", on: a, arrival: 1_001)
+        writers.startWaiting("w2", on: b, arrival: 5)
         #expect(!writers.holdBack(writer: "w", on: a, at: now))
         #expect(writers.holdBack(writer: "later", on: a, at: now))
-        #expect(!writers.holdBack(writer: "overlapping", on: a, at: now))
+        #expect(writers.holdBack(writer: "v", on: a, at: now), "\"later\" < \"v\" at the same arrival")
+        #expect(!writers.holdBack(writer: "w2", on: b, at: now), "another lock's queue")
+        // An intent that lapsed joins anew, behind the others: the next
+        // refusal says so, and the order follows.
+        writers.startWaiting("w", on: a, arrival: 2_000)
+        #expect(writers.holdBack(writer: "w", on: a, at: now))
+        #expect(!writers.holdBack(writer: "later", on: a, at: now))
         writers.stopWaiting("later", on: a)
-        writers.stopWaiting("overlapping", on: a)
+        #expect(!writers.holdBack(writer: "v", on: a, at: now), "the one ahead left")
+        writers.stopWaiting("v", on: a)
+        writers.stopWaiting("w2", on: b)
         woken.withLock { $0 = [] }
         writers.startHolding("t", on: a, validUntil: now + .seconds(1))
         #expect(writers.holdBack(writer: "w", on: a, at: now), "a held write lease refuses every writer")

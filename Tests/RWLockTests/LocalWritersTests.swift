@@ -164,6 +164,46 @@ struct LocalWritersTests {
         #expect(client.localWriters.count == 0)
     }
 
+    /// Writers of one client whose first attempts all reached the server
+    /// together (sent while it was paused, so none was answered before
+    /// another was sent) still ask one at a time: each refusal names the
+    /// writer's arrival in the queue, and only the first of them in the
+    /// queue asks at a release message. Ordered by when attempts were sent
+    /// and answered, all six asked at every release (34 acquires in the run
+    /// that checked this test against that ordering).
+    @Test func writersWhoseFirstAttemptsOverlapAskOneAtATime() async throws {
+        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown() }
+        let name = name()
+        let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
+        let locks = try (0..<6).map { _ in try RWLock(name: name, client: client, options: options()) }
+        func sent() -> Int { locks.reduce(0) { $0 + $1.acquiresSent.load(ordering: .relaxed) } }
+        // Scripts pause while writes are paused; the pause ends by itself
+        // should this test stop early.
+        _ = try await other.send(["CLIENT", "PAUSE", "5000", "WRITE"])
+        let writers = locks.map { lock in
+            Task {
+                let lease = try await lock.acquireWrite(timeout: .seconds(20))
+                let fence = try #require(lease.fence)
+                try await lease.release()
+                return fence
+            }
+        }
+        #expect(await ProcessProbe.eventually { sent() == 6 })
+        _ = try await other.send(["CLIENT", "UNPAUSE"])
+        let channel = locks[0].channel
+        #expect(await ProcessProbe.eventually { client.localWriters.waitingCount(on: channel) == 6 })
+
+        try await held.release()
+        var fences: [Fence] = []
+        for writer in writers { fences.append(try await writer.value) }
+        // One refused attempt and one granted each, and at most two more: the
+        // first in the queue looks again when its subscription is confirmed.
+        #expect(sent() >= 12 && sent() <= 14, "acquires sent: \(sent())")
+        #expect(Set(fences).count == 6)
+        #expect(client.localWriters.count == 0)
+    }
+
     /// A writer held back behind a lease of its own client (a writer
     /// ahead of it, or a reader) still refreshes its intent: it keeps its
     /// place, and keeps other clients' readers out, however long that

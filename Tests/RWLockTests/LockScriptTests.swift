@@ -73,9 +73,9 @@ struct LiveReadersSetTests {
 
     /// An acquire script's reply, as the runtime reads it (a wrong shape throws).
     private static func acquire(_ lock: RWLock, _ script: LockScript, _ arguments: [String]) async throws -> [Int64] {
-        let (granted, milliseconds, third) = try ScriptReply.triple(
+        let answer = try ScriptReply.acquisition(
             try await lock.client.run(script, keys: lock.keys, arguments: words(arguments)), from: script)
-        return [granted, milliseconds, third]
+        return [answer.granted ? 1 : 0, answer.milliseconds, answer.third] + (answer.arrival.map { [$0] } ?? [])
     }
 
     private static func acquireRead(_ lock: RWLock, _ token: String, leaseMs: Int, mode: String = "prefer-writers") async throws -> [Int64] {

@@ -195,11 +195,11 @@ extension RWLock {
                     try await Task.sleep(for: pause)
                     continue
                 }
-                let replied = clock.now
-                let (granted, milliseconds, third) = try ScriptReply.triple(reply, from: script)
+                let answer = try ScriptReply.acquisition(reply, from: script)
+                let (granted, milliseconds, third) = (answer.granted, answer.milliseconds, answer.third)
                 mayHoldSomething = mode == .write
                 var hint = Duration.milliseconds(max(milliseconds, 1))
-                if granted == 1 {
+                if granted {
                     let lease = Lease(
                         lock: self, token: tokenText, mode: mode,
                         fence: mode == .write ? Fence(UInt64(max(third, 0))) : nil,
@@ -243,13 +243,14 @@ extension RWLock {
                     ])
                 }
                 if mode == .write {
-                    if granted == 1 {
+                    if granted {
                         // A grant that came too late to use took this writer
                         // out of the queue; its next refusal joins it anew.
                         if registeredAsWaitingWriter { client.localWriters.stopWaiting(tokenText, on: channel) }
                         registeredAsWaitingWriter = false
-                    } else if !registeredAsWaitingWriter {
-                        client.localWriters.startWaiting(tokenText, on: channel, sent: sent, replied: replied)
+                    } else if let arrival = answer.arrival {
+                        // Every refusal: an intent that lapsed joined anew.
+                        client.localWriters.startWaiting(tokenText, on: channel, arrival: arrival)
                         registeredAsWaitingWriter = true
                     }
                 }

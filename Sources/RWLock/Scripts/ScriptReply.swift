@@ -16,13 +16,34 @@ enum ScriptReply {
         return (first, second)
     }
 
-    /// `{int, int, int}` (acquire_read, acquire_write).
-    static func triple(_ reply: RESPValue, from script: LockScript) throws -> (Int64, Int64, Int64) {
-        guard case .array(let items) = reply, items.count == 3,
-            case .integer(let first) = items[0], case .integer(let second) = items[1],
-            case .integer(let third) = items[2]
-        else { throw unexpected(reply, script, "{int, int, int}") }
-        return (first, second, third)
+    /// What acquire_read or acquire_write answered.
+    struct Acquisition: Equatable {
+        /// Whether the lease was granted (the reply's first field is 1).
+        var granted: Bool
+        /// Granted: how long the lease lasts; refused: when to look again (ms).
+        var milliseconds: Int64
+        /// A write grant's fence; a refused writer's place in the queue
+        /// (1 is next); 0 for a reader.
+        var third: Int64
+        /// A refused writer's arrival in the queue (server µs): the order
+        /// the queue serves writers in. Nil for grants and readers.
+        var arrival: Int64?
+    }
+
+    /// `{int, int, int}` (acquire_read; acquire_write's grant) or
+    /// `{0, int, int, int}` (acquire_write's refusal, which adds the arrival).
+    static func acquisition(_ reply: RESPValue, from script: LockScript) throws -> Acquisition {
+        let shape = script == .acquireWrite ? "{int, int, int} or {0, int, int, int}" : "{int, int, int}"
+        guard case .array(let items) = reply else { throw unexpected(reply, script, shape) }
+        var fields: [Int64] = []
+        for item in items {
+            guard case .integer(let value) = item else { throw unexpected(reply, script, shape) }
+            fields.append(value)
+        }
+        let refusedWriter = script == .acquireWrite && fields.first == 0
+        guard fields.count == (refusedWriter ? 4 : 3) else { throw unexpected(reply, script, shape) }
+        return Acquisition(granted: fields[0] == 1, milliseconds: fields[1], third: fields[2],
+                           arrival: refusedWriter ? fields[3] : nil)
     }
 
     private static func unexpected(_ reply: RESPValue, _ script: LockScript, _ shape: String) -> RWLockError {

@@ -13,11 +13,15 @@ import Synchronization
 /// refused acquires per write. Grants are still decided by the scripts
 /// alone; this only spares attempts the scripts would refuse.
 ///
-/// "Joined after" is known without the server's clock: a writer's first
-/// refusal put it in the queue, at some moment between sending that
-/// attempt and reading its reply. So when one writer's first refusal was
-/// read before another's first attempt was sent, the first is ahead. Two
-/// writers whose first attempts overlapped are left to the server.
+/// "Joined after" is the queue's own order: each refusal names the
+/// writer's arrival, its score in the queue (server µs when its intent was
+/// registered), and the queue serves writers by arrival, ties by token
+/// (bytewise). So exactly one of a client's waiting writers, the first of
+/// them in the queue, asks the server at a release message. An earlier
+/// version judged the order from when attempts were sent and answered, and
+/// had to leave writers whose first attempts overlapped to the server: a
+/// burst of 32 writers started together then sent about 23 acquires per
+/// grant, all of them asking at every release.
 ///
 /// This client's read leases count too, for its writers only: a held read
 /// lease refuses every writer (S2), so a writer already in the queue waits
@@ -44,16 +48,20 @@ import Synchronization
 /// (``Subscriber/announce(_:)``): a lease can end without any message (a
 /// lost lease), and a release's message can come before its reply.
 final class LocalWriters: Sendable {
-    /// When a waiting writer's first refused attempt was sent and when its
-    /// reply was read: it joined the queue in between.
-    private struct Joined {
-        var sent: ContinuousClock.Instant
-        var replied: ContinuousClock.Instant
+    /// A waiting writer's place in the queue's order: its arrival, then its
+    /// token, as a sorted set orders equal scores (bytewise).
+    private struct Place: Comparable {
+        var arrival: Int64
+        var token: [UInt8]
+
+        static func < (a: Place, b: Place) -> Bool {
+            a.arrival != b.arrival ? a.arrival < b.arrival : a.token.lexicographicallyPrecedes(b.token)
+        }
     }
 
     private struct Writers {
-        /// Each waiting writer's token and when it joined the queue.
-        var waiting: [String: Joined] = [:]
+        /// Each waiting writer's token and its place in the queue.
+        var waiting: [String: Place] = [:]
         /// Each held write lease's token and how long it is valid.
         var holding: [String: ContinuousClock.Instant] = [:]
         /// Each held read lease's token and how long it is valid.
@@ -103,23 +111,23 @@ final class LocalWriters: Sendable {
 
     /// Whether the waiting writer `token` would be refused because of
     /// another holder or writer of this client: one holds a valid write or
-    /// read lease, or a writer certainly joined the queue before it.
+    /// read lease, or a writer is ahead of it in the queue.
     func holdBack(writer token: String, on channel: [UInt8], at now: ContinuousClock.Instant = .now) -> Bool {
         locks.withLock { locks in
             guard let writers = locks[channel] else { return false }
             if writers.isHeld(at: now) || writers.isRead(at: now) { return true }
             guard let mine = writers.waiting[token] else { return false }
-            return writers.waiting.contains { $0.key != token && $0.value.replied <= mine.sent }
+            return writers.waiting.contains { $0.key != token && $0.value < mine }
         }
     }
 
-    /// A writer's acquire loop was refused for the first time, by the
-    /// attempt sent at `sent` and answered at `replied`: its intent is
-    /// registered and it waits. Ends with ``stopWaiting(_:on:)``.
-    func startWaiting(
-        _ token: String, on channel: [UInt8], sent: ContinuousClock.Instant, replied: ContinuousClock.Instant
-    ) {
-        locks.withLock { $0[channel, default: Writers()].waiting[token] = Joined(sent: sent, replied: replied) }
+    /// A writer's acquire was refused: its intent is registered and it
+    /// waits, at `arrival` in the queue (the refusal's arrival, server µs).
+    /// Each refusal says it again, since an intent that lapsed joins anew.
+    /// Ends with ``stopWaiting(_:on:)``.
+    func startWaiting(_ token: String, on channel: [UInt8], arrival: Int64) {
+        let place = Place(arrival: arrival, token: Array(token.utf8))
+        locks.withLock { $0[channel, default: Writers()].waiting[token] = place }
     }
 
     /// The writer stopped waiting (granted, gave up, failed). Unless a write

@@ -201,6 +201,11 @@ struct Oracle: Hashable, Sendable {
                 if clockResolutionMicros == 0, fields.count > 2, fields[2] != Int64(position) {
                     return Violation(invariant: "FIFO", message: "writer \(token) was told it is number \(fields[2]) in the queue; it is number \(position)")
                 }
+                // The arrival orders a client's own waiting writers, so it
+                // must be the queue's: when the intent was first registered.
+                if clockResolutionMicros == 0, fields.count > 3, fields[3] != arrivals[token] {
+                    return Violation(invariant: "FIFO", message: "writer \(token) was told it joined the queue at \(fields[3]) µs; it joined at \(arrivals[token] ?? 0) µs")
+                }
                 if fields.count > 1, differs(fields[1], writeWaitHint(at: now)) {
                     return Violation(invariant: "S7", message: "writer \(token) was refused with a wait hint of \(fields[1]) ms; the blocking leases end in \(writeWaitHint(at: now)) ms")
                 }
@@ -272,7 +277,8 @@ struct Oracle: Hashable, Sendable {
 
     /// Replies the headers allow but the design never gives: a refusal is
     /// exactly {0, 0} (renew, downgrade), a reader's third field is 0, a
-    /// yes/no answer is 0 or 1.
+    /// writer's grant has three fields and its refusal four, a yes/no
+    /// answer is 0 or 1.
     static func exactShape(_ operation: LockOperation, _ fields: [Int64]) -> String? {
         switch operation {
         case .acquireRead:
@@ -280,6 +286,8 @@ struct Oracle: Hashable, Sendable {
             if let first = fields.first, first != 0, first != 1 { return "the first field is 1 (granted) or 0" }
         case .acquireWrite:
             if let first = fields.first, first != 0, first != 1 { return "the first field is 1 (granted) or 0" }
+            if fields.first == 1, fields.count != 3 { return "a grant is {1, lease_ms, fence}" }
+            if fields.first == 0, fields.count != 4 { return "a refusal is {0, wait_ms, position, arrival}" }
         case .renew, .downgrade:
             if fields.first == 0, fields.count > 1, fields[1] != 0 { return "a refusal is {0, 0}" }
             if let first = fields.first, first != 0, first != 1 { return "the first field is 1 or 0" }

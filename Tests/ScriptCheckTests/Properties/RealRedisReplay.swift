@@ -370,9 +370,10 @@ struct ScheduleReplay {
         switch operation {
         case .acquireRead: fields = [.exact, .milliseconds, .exact]
         case .acquireWrite:
-            // {1, lease_ms, fence} or {0, wait_ms, position}
+            // {1, lease_ms, fence} or {0, wait_ms, position, arrival}: the
+            // arrival is server µs, compared as a fence is.
             let granted = Oracle.integers(mock).first == 1
-            fields = [.exact, .milliseconds, granted ? .fence : .exact]
+            fields = granted ? [.exact, .milliseconds, .fence] : [.exact, .milliseconds, .exact, .fence]
         case .renew, .downgrade: fields = [.exact, .milliseconds]
         case .release, .withdraw: fields = []
         case .inspect: return compareInspect(mock: mock, server: server)

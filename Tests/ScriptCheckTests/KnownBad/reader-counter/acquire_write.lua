@@ -12,9 +12,10 @@
 -- ARGV[2] lease    lease length in ms, a positive integer
 -- ARGV[3] intent   how long the intent lives unless refreshed, in ms
 -- ARGV[4] cap      hard cap on total hold time in ms; 0 for none
--- REPLY {int, int, int} | error
+-- REPLY {int, int, int} | {int, int, int, int} | error
 --   {1, lease_ms, fence} granted (also for a retried acquire of a live lease);
---   {0, wait_ms, position} waiting: the intent is registered, position 1 is next.
+--   {0, wait_ms, position, arrival} waiting: the intent is registered, position
+--   1 is next; arrival (server us) is its score in the queue.
 -- Upholds S1 and S2 (no grant beside a live writer or reader), S3 (registers
 -- intent), first-come-first-served among writers, S5, and S6: the fence is
 -- max(last + 1, server time in us), so it still grows after every key of the
@@ -82,7 +83,7 @@ if wait > 0 or (head and head ~= token) then
   for index, waiting in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
     if waiting == token then position = index end
   end
-  return {0, math.max(wait, 1), position}
+  return {0, math.max(wait, 1), position, tonumber(redis.call('ZSCORE', KEYS[4], token))}
 end
 
 local fence = math.max((tonumber(last_fence) or 0) + 1, now_us)
