@@ -50,6 +50,8 @@ release=$(load "$(cat "$lua_dir/release.lua")")
 mutex_release=$(load "$(cat "$lua_dir/bench/mutex_release.lua")")
 fenced_acquire=$(load "$(cat "$lua_dir/bench/fenced_mutex_acquire.lua")")
 fenced_release=$(load "$(cat "$lua_dir/bench/fenced_mutex_release.lua")")
+lean_acquire=$(load "$(cat "$lua_dir/bench/lean_write_acquire.lua")")
+lean_release=$(load "$(cat "$lua_dir/bench/lean_release.lua")")
 empty=$(load "return 1")
 keys="7 {p}:writer {p}:readers {p}:caps {p}:queue {p}:intents {p}:fence {p}:channel"
 
@@ -105,6 +107,9 @@ script_adds() {
 
 mutex=$(probe mutex_cycle "SET {p}:mutex t%i NX PX 30000" "EVALSHA $mutex_release 1 {p}:mutex t%i")
 fenced=$(probe fenced_mutex_cycle "EVALSHA $fenced_acquire 2 {f}:holder {f}:fence t%i 30000" "EVALSHA $fenced_release 2 {f}:holder {f}:channel t%i")
+# The least a write cycle could cost under a leaner key layout (see
+# lua/bench/lean_write_acquire.lua): a bound on what a layout change can win.
+lean=$(probe lean_write_cycle_bound "EVALSHA $lean_acquire 6 {l}:writer {l}:readers {l}:caps {l}:queue {l}:intents {l}:fence t%i 30000 10000 0" "EVALSHA $lean_release 4 {l}:writer {l}:readers {l}:caps {l}:channel t%i")
 write=$(probe write_cycle "EVALSHA $acquire_write $keys t%i 30000 10000 0" "EVALSHA $release $keys t%i")
 read=$(probe read_cycle "EVALSHA $acquire_read $keys t%i 30000 prefer-writers 0" "EVALSHA $release $keys t%i")
 # Concurrent readers take the readers-only path: a reader that stays holds
@@ -121,6 +126,7 @@ row() { printf '%-34s %8d instr/cycle  %5s x mutex\n' "$1" "$2" "$(ratio "$2")";
 row mutex_cycle "$mutex"
 row fenced_mutex_cycle "$fenced"
 row write_cycle "$write"
+row lean_write_cycle_bound "$lean"
 row read_cycle "$read"
 row read_cycle_beside_a_reader "$beside"
 row two_empty_scripts_7_keys "$two_empty"
