@@ -75,6 +75,32 @@ struct LocalWritersTests {
         #expect(client.localWriters.count == 0)
     }
 
+    /// Release messages do not wake readers that their own client's waiting
+    /// writer holds back: they could only be refused again. The writer,
+    /// which the server refuses, is woken by each.
+    @Test func messagesDoNotWakeWaitersTheirClientHoldsBack() async throws {
+        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown() }
+        let name = name()
+        let (held, writer) = try await writerWaitingBehindAnotherClientsReader(name, client: client, other: other)
+        let lock = try RWLock(name: name, client: client, options: options())
+        let readers = readers(4, on: lock)
+        #expect(await ProcessProbe.eventually { client.subscriber.watchers(of: lock.channel) == 5 })
+
+        let (events, woken) = (client.subscriber.events(on: lock.channel), client.subscriber.wokenByEvents)
+        for _ in 0..<5 { _ = try await other.send([Array("PUBLISH".utf8), lock.channel, Array("released".utf8)]) }
+        #expect(await ProcessProbe.eventually { client.subscriber.events(on: lock.channel) >= events + 5 })
+        // The writer at most once a message; four readers each time before.
+        let wakeUps = client.subscriber.wokenByEvents - woken
+        #expect(wakeUps >= 1 && wakeUps <= 5, "waits ended by the five messages: \(wakeUps)")
+        #expect(lock.acquiresSent.load(ordering: .relaxed) == 0)
+
+        try await held.release()
+        let released = ContinuousClock.now
+        try await writer.value.release()
+        try await expectAllGotIn(readers, soonAfter: released)
+    }
+
     /// A writer's intent does not hold up readers that prefer readers on
     /// the server, so a waiting writer of their own client does not either.
     @Test func readersPreferringReadersPassAWaitingWriter() async throws {

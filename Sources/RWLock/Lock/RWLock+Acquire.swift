@@ -128,7 +128,15 @@ extension RWLock {
             if let deadline { pause = min(pause, deadline - now) }
             if waiter == nil { waiter = Waiter(lock: self, refusedAttemptSent: refusedAttemptSent) }
             startWaiting()
-            try await waiter!.wait(upTo: pause)
+            // Messages do not wake this waiter while its own client holds it
+            // back: it would only be refused again (asked as the loop's
+            // first look does, with what this loop knows now).
+            let (registered, sentLast) = (registeredAsWaitingWriter, lastSent)
+            try await waiter!.wait(upTo: pause) { [self] in
+                heldBackByThisClientsWriters(
+                    mode, token: tokenText, registered: registered,
+                    refreshDue: sentLast.map { clock.now - $0 >= refreshIntentEvery } ?? true)
+            }
         }
         do {
             while true {

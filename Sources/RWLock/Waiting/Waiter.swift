@@ -29,12 +29,14 @@ final class Waiter: Sendable {
     deinit { lock.client.subscriber.unwatch(lock.channel) }
 
     /// Waits for a message on the lock's channel, for `pause` at most; at
-    /// once if one came since the last look.
+    /// once if one came since the last look. While `heldBack` answers true,
+    /// messages do not end the wait (see
+    /// ``Subscriber/wait(on:upTo:since:unless:)``).
     /// - Throws: `CancellationError` as soon as the task is cancelled.
-    func wait(upTo pause: Duration) async throws {
+    func wait(upTo pause: Duration, unless heldBack: (@Sendable () -> Bool)? = nil) async throws {
         guard pause > .zero else { return try Task.checkCancellation() }
         let since = seen.withLock { $0 }
-        let next = try await lock.client.subscriber.wait(on: lock.channel, upTo: pause, since: since)
+        let next = try await lock.client.subscriber.wait(on: lock.channel, upTo: pause, since: since, unless: heldBack)
         seen.withLock { $0 = next }
     }
 }
