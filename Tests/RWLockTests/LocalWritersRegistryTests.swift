@@ -106,8 +106,13 @@ struct LocalWritersRegistryTests {
         #expect(writers.holdBack(writer: "v", on: a, at: now), "\"later\" < \"v\" at the same arrival")
         #expect(!writers.holdBack(writer: "w2", on: b, at: now), "another lock's queue")
         // An intent that lapsed joins anew, behind the others: the next
-        // refusal says so, and the order follows.
+        // refusal says so, the order follows, and the writers it was ahead
+        // of look again. The same place again wakes nobody.
+        woken.withLock { $0 = [] }
+        writers.startWaiting("w", on: a, arrival: 1_000)
+        #expect(woken.withLock { $0 }.isEmpty)
         writers.startWaiting("w", on: a, arrival: 2_000)
+        #expect(woken.withLock { $0 } == [a])
         #expect(writers.holdBack(writer: "w", on: a, at: now))
         #expect(!writers.holdBack(writer: "later", on: a, at: now))
         writers.stopWaiting("later", on: a)

@@ -123,11 +123,16 @@ final class LocalWriters: Sendable {
 
     /// A writer's acquire was refused: its intent is registered and it
     /// waits, at `arrival` in the queue (the refusal's arrival, server µs).
-    /// Each refusal says it again, since an intent that lapsed joins anew.
+    /// Each refusal says it again, since an intent that lapsed joins anew:
+    /// then the writers it was ahead of may be first now, and look again.
     /// Ends with ``stopWaiting(_:on:)``.
     func startWaiting(_ token: String, on channel: [UInt8], arrival: Int64) {
         let place = Place(arrival: arrival, token: Array(token.utf8))
-        locks.withLock { $0[channel, default: Writers()].waiting[token] = place }
+        let movedBack = locks.withLock { locks -> Bool in
+            let before = locks[channel, default: Writers()].waiting.updateValue(place, forKey: token)
+            return before.map { $0 < place } ?? false
+        }
+        if movedBack { wake(channel) }
     }
 
     /// The writer stopped waiting (granted, gave up, failed). Unless a write
