@@ -19,9 +19,10 @@ import Synchronization
 /// (bytewise). So exactly one of a client's waiting writers, the first of
 /// them in the queue, asks the server at a release message. An earlier
 /// version judged the order from when attempts were sent and answered, and
-/// had to leave writers whose first attempts overlapped to the server: a
-/// burst of 32 writers started together then sent about 23 acquires per
-/// grant, all of them asking at every release.
+/// had to leave writers whose first attempts overlapped to the server, and
+/// each of them asked at every release: rwlock-bench's 50/50 row at 64
+/// tasks, whose tasks all start at once, sent 13 to 27 scripts per grant,
+/// and 3.2 to 5.1 with the queue's order.
 ///
 /// This client's read leases count too, for its writers only: a held read
 /// lease refuses every writer (S2), so a writer already in the queue waits
@@ -46,7 +47,10 @@ import Synchronization
 /// loop), which also keeps its intent alive. When a writer leaves and no
 /// write lease is held, the lock's waiters in this client are woken at once
 /// (``Subscriber/announce(_:)``): a lease can end without any message (a
-/// lost lease), and a release's message can come before its reply.
+/// lost lease), and a release's message can come before its reply. Because
+/// every end of a hold-back is announced (but a lease's validity running
+/// out, which the waiter's pause covers), a waiter held back sleeps through
+/// release messages (``Subscriber/wait(on:upTo:since:unless:)``).
 final class LocalWriters: Sendable {
     /// A waiting writer's place in the queue's order: its arrival, then its
     /// token, as a sorted set orders equal scores (bytewise).
