@@ -139,6 +139,9 @@ final class Subscriber: Sendable {
     /// announcement) has ended so far, for tests.
     var wokenByEvents: UInt64 { state.withLock { $0.wokenByEvents } }
 
+    /// How many waits are registered on `channel` now, for tests.
+    func sleepers(on channel: [UInt8]) -> Int { state.withLock { $0.channels[channel]?.count ?? 0 } }
+
     /// Ends one ``watch(_:)`` of `channel`; the last one leaves it
     /// subscribed for ``lingerGrace``.
     func unwatch(_ channel: [UInt8]) {
