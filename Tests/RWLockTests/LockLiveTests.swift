@@ -334,7 +334,10 @@ struct LockLiveTests {
         let client = try RedisClient(url: nil, maxConnections: 1)
         let admin = try RedisClient(url: nil, maxConnections: 1)
         defer { client.shutdown(); admin.shutdown() }
-        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(300)))
+        // Renewed every third of the lease; a renewal that meets the dead
+        // connection is sent again on a new one, well within 1 s (a 300 ms
+        // lease was lost now and then when the whole suite loaded the cores).
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(1)))
         try await lock.withWriteLock { _ in
             for round in 1...3 {
                 guard case .integer(let id) = try await client.send(["CLIENT", "ID"]) else { return }
