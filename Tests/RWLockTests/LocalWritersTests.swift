@@ -32,6 +32,18 @@ struct LocalWritersTests {
         return (held, writer)
     }
 
+    /// A client whose commands go through a loopback proxy (which a test
+    /// can slow down), its subscriber straight to the server.
+    func clientBehindAProxy(maxConnections: Int) throws -> (RedisClient, LoopbackProxy) {
+        let url = try #require(ProcessInfo.processInfo.environment["REDIS_URL"])
+        let proxy = try LoopbackProxy(upstreamPort: try #require(ProcessProbe.port(of: url)))
+        let client = RedisClient(
+            deployment: .server(try RedisEndpoint(url: proxy.url)), maxConnections: maxConnections,
+            connectTimeout: .seconds(5), commandTimeout: .seconds(5), clusterRetryWindow: .zero,
+            subscriberEndpoint: try RedisEndpoint(url: url))
+        return (client, proxy)
+    }
+
     /// Each reader got in within 1.2 s of `since`: woken, not left to its
     /// re-check timer.
     func expectAllGotIn(_ readers: [Task<ContinuousClock.Instant, any Error>], soonAfter since: ContinuousClock.Instant) async throws {
@@ -188,12 +200,8 @@ struct LocalWritersTests {
     /// waiting asked at every release: at least 6 + 6 + 5 + … + 1 = 27
     /// acquires (34 in the run that checked this test against that order).
     @Test func writersWhoseFirstAttemptsOverlapAskOneAtATime() async throws {
-        let url = try #require(ProcessInfo.processInfo.environment["REDIS_URL"])
-        let proxy = try LoopbackProxy(upstreamPort: try #require(ProcessProbe.port(of: url)))
+        let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
         defer { proxy.close() }
-        let client = RedisClient(
-            deployment: .server(try RedisEndpoint(url: proxy.url)), maxConnections: 8, connectTimeout: .seconds(5),
-            commandTimeout: .seconds(5), clusterRetryWindow: .zero, subscriberEndpoint: try RedisEndpoint(url: url))
         let other = try RedisClient(url: nil)
         defer { client.shutdown(); other.shutdown() }
         let name = name()
@@ -263,12 +271,8 @@ struct LocalWritersTests {
     /// holds its client's readers back until its reply is read: whatever
     /// the script decided leaves a lease or an intent that refuses them.
     @Test func readersWaitForTheirClientsWriterAttemptOnItsWay() async throws {
-        let url = try #require(ProcessInfo.processInfo.environment["REDIS_URL"])
-        let proxy = try LoopbackProxy(upstreamPort: try #require(ProcessProbe.port(of: url)))
+        let (client, proxy) = try clientBehindAProxy(maxConnections: 4)
         defer { proxy.close() }
-        let client = RedisClient(
-            deployment: .server(try RedisEndpoint(url: proxy.url)), maxConnections: 4, connectTimeout: .seconds(2),
-            commandTimeout: .seconds(5), clusterRetryWindow: .zero, subscriberEndpoint: try RedisEndpoint(url: url))
         defer { client.shutdown() }
         let name = name()
         let writers = try RWLock(name: name, client: client, options: options())
