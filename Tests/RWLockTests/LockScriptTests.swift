@@ -63,6 +63,38 @@ struct LiveScriptTests {
     }
 }
 
+/// The acquire scripts' replies as the runtime decodes them: the shapes the
+/// headers document, and nothing else.
+struct AcquireReplyTests {
+    private func array(_ fields: [Int64]) -> RESPValue { .array(fields.map(RESPValue.integer)) }
+
+    @Test func documentedShapesAreRead() throws {
+        #expect(try ScriptReply.acquisition(array([1, 30_000, 1_796_202_732_036_951]), from: .acquireWrite)
+            == .init(granted: true, milliseconds: 30_000, third: 1_796_202_732_036_951, arrival: nil))
+        #expect(try ScriptReply.acquisition(array([0, 250, 2, 1_796_202_732_036_000]), from: .acquireWrite)
+            == .init(granted: false, milliseconds: 250, third: 2, arrival: 1_796_202_732_036_000))
+        #expect(try ScriptReply.acquisition(array([0, 250, 0]), from: .acquireRead)
+            == .init(granted: false, milliseconds: 250, third: 0, arrival: nil))
+    }
+
+    @Test(arguments: [
+        (LockScript.acquireWrite, [0, 250, 2] as [Int64]),  // a writer's refusal without its arrival
+        (.acquireWrite, [1, 30_000, 7, 9]),                 // a grant with a fourth field
+        (.acquireRead, [0, 250, 0, 9]),                     // readers have no arrival
+        (.acquireRead, [1, 30_000]),
+    ])
+    func otherShapesAreProtocolErrors(script: LockScript, fields: [Int64]) {
+        let error = #expect(throws: RWLockError.self) { try ScriptReply.acquisition(array(fields), from: script) }
+        #expect(error?.kind == .protocolError)
+    }
+
+    @Test func aFieldThatIsNotAnIntegerIsAProtocolError() {
+        let reply = RESPValue.array([.integer(0), .integer(250), .bulk(Array("2".utf8)), .integer(9)])
+        let error = #expect(throws: RWLockError.self) { try ScriptReply.acquisition(reply, from: .acquireWrite) }
+        #expect(error?.kind == .protocolError)
+    }
+}
+
 /// acquire_read beside other readers learns of a retry from its `ZADD NX` and
 /// moves the readers set's expiry only later (`PEXPIREAT … GT`), with `PTTL`
 /// catching a set the grant has just created: checked on real Redis, whose

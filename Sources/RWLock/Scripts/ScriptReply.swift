@@ -34,16 +34,18 @@ enum ScriptReply {
     /// `{0, int, int, int}` (acquire_write's refusal, which adds the arrival).
     static func acquisition(_ reply: RESPValue, from script: LockScript) throws -> Acquisition {
         let shape = script == .acquireWrite ? "{int, int, int} or {0, int, int, int}" : "{int, int, int}"
-        guard case .array(let items) = reply else { throw unexpected(reply, script, shape) }
-        var fields: [Int64] = []
-        for item in items {
-            guard case .integer(let value) = item else { throw unexpected(reply, script, shape) }
-            fields.append(value)
+        guard case .array(let items) = reply, items.count == 3 || items.count == 4 else {
+            throw unexpected(reply, script, shape)
         }
-        let refusedWriter = script == .acquireWrite && fields.first == 0
-        guard fields.count == (refusedWriter ? 4 : 3) else { throw unexpected(reply, script, shape) }
-        return Acquisition(granted: fields[0] == 1, milliseconds: fields[1], third: fields[2],
-                           arrival: refusedWriter ? fields[3] : nil)
+        func field(_ index: Int) throws -> Int64 {
+            guard case .integer(let value) = items[index] else { throw unexpected(reply, script, shape) }
+            return value
+        }
+        let first = try field(0)
+        let refusedWriter = script == .acquireWrite && first == 0
+        guard items.count == (refusedWriter ? 4 : 3) else { throw unexpected(reply, script, shape) }
+        return Acquisition(granted: first == 1, milliseconds: try field(1), third: try field(2),
+                           arrival: refusedWriter ? try field(3) : nil)
     }
 
     private static func unexpected(_ reply: RESPValue, _ script: LockScript, _ shape: String) -> RWLockError {
