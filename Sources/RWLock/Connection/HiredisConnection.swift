@@ -78,6 +78,9 @@ final class HiredisConnection {
             throw RWLockError.connection("cannot connect to \(endpoint): \(reason)")
         }
         context = newContext
+        // hiredis opens its socket without close-on-exec: a process this one
+        // starts (rwlock's COMMAND) must not hold the connection open.
+        _ = fcntl(newContext.pointee.fd, F_SETFD, FD_CLOEXEC)
 
         // From here on a throw runs deinit, which frees the context.
         guard redisSetTimeout(newContext, Self.makeTimeval(commandTimeout)) == REDIS_OK else {

@@ -81,7 +81,10 @@ final class Subscriber: Sendable {
         self.connectTimeout = connectTimeout
         var descriptors: [Int32] = [-1, -1]
         if pipe(&descriptors) == 0 {
-            for descriptor in descriptors { _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) }
+            for descriptor in descriptors {
+                _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+            }
         } else {
             descriptors = [-1, -1]
         }
