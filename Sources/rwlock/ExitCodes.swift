@@ -13,10 +13,13 @@ enum Exit {
     /// Redis could not be reached, the connection broke, or (with
     /// --replicas) too few replicas confirmed the grant (EX_UNAVAILABLE).
     static let noConnection: Int32 = 69
-    /// The lease was lost, or not renewed in time, while COMMAND ran;
-    /// COMMAND's process group was stopped before another holder could be
-    /// granted (EX_SOFTWARE).
+    /// The lease was lost, or not renewed in time, while COMMAND ran, or the
+    /// keeper that enforces its deadline died; COMMAND's process group was
+    /// stopped before another holder could be granted (EX_SOFTWARE).
     static let leaseLost: Int32 = 70
+    /// The keeper process could not be started, so COMMAND was not run
+    /// (EX_OSERR).
+    static let cannotProtect: Int32 = 71
     /// The lock was not granted: within --timeout, or at once with
     /// --no-wait (EX_TEMPFAIL); -E replaces it.
     static let timedOut: Int32 = 75
@@ -42,7 +45,9 @@ enum Exit {
           70   lease lost, or not renewed in time, while COMMAND ran: COMMAND's
                whole process group got SIGTERM --kill-grace before the lease's
                validity ended and SIGKILL when it ended (SIGKILL at once when
-               the lease was found lost)
+               the lease was found lost); or the keeper process that enforces
+               the deadline died, and the group got SIGKILL at once
+          71   the keeper process could not be started; COMMAND was not run
           75   not granted: timed out (--timeout), or held (--no-wait);
                -E/--conflict-exit-code N makes it N
           76   Redis replied with an error or an unexpected reply

@@ -179,6 +179,11 @@ enum Outcome: Sendable {
     case notGranted
     /// Signal N came after the grant, before COMMAND started.
     case stoppedBeforeStart(Int32)
+    /// The keeper could not be started; COMMAND was not run.
+    case unprotected(KeeperLink.StartError)
+    /// The keeper ended while COMMAND ran (killed by someone, or it stopped
+    /// taking deadlines), and COMMAND's group was stopped.
+    case keeperLost(String)
 }
 
 /// Kept for the life of the process.
@@ -207,22 +212,35 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool)
     }
     let base = ProcessInfo.processInfo.environment
     let arguments = options.command
-    let grace = options.grace
+    let (name, grace) = (options.name, options.grace)
     @Sendable func runCommand(_ lease: Lease) async -> Outcome {
         var environment = base
         environment["RWLOCK_TOKEN"] = lease.token
         environment["RWLOCK_FENCE"] = mode == .write ? lease.fence.map { String($0.value) } : nil
         // Asked to stop between the grant and here: COMMAND never starts.
         if let signo = forwarding.stoppingSignal { return .stoppedBeforeStart(signo) }
+        // The keeper first: COMMAND never runs without a process outside
+        // rwlock's own that stops it at the lease's deadline.
+        let keeper: KeeperLink
+        do {
+            keeper = try KeeperLink(lock: name, grace: grace, validUntil: lease.validUntil)
+        } catch {
+            return .unprotected(error)
+        }
         let child: ChildProcess
         do {
-            child = try ChildProcess(arguments: arguments, environment: environment)
-        } catch let error as ChildProcess.SpawnError {
-            return .cannotStart(error)  // the lease is released before exiting
+            child = try ChildProcess(arguments: arguments, environment: environment, group: keeper.pid)
         } catch {
-            return .cannotStart(.failed(command: arguments[0], errno: EINVAL))
+            await keeper.standDown()
+            return .cannotStart(error as? ChildProcess.SpawnError ?? .failed(command: arguments[0], errno: EINVAL))
         }
-        let watchdog = LeaseWatchdog(lease: lease, group: child, grace: grace)
+        // Without its keeper COMMAND is unprotected: a stopped or killed
+        // rwlock could no longer stop it in time.
+        keeper.onUnexpectedEnd { _ in child.signal(SIGKILL) }
+        lease.onValidityExtended { validUntil in keeper.tell(validUntil: validUntil) }
+        // A renewal confirmed before the line above.
+        keeper.tell(validUntil: lease.validUntil)
+        let watchdog = LeaseWatchdog(lease: lease, group: child)
         let watching = Task { await watchdog.run() }
         // A signal that came while COMMAND was being started reaches it now.
         if !forwarding.started(child) { child.signal(forwarding.stoppingSignal ?? SIGTERM) }
@@ -237,10 +255,13 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool)
         } onCancel: {
             // Lease lost (R1): the library cancels this task. Another holder
             // may be granted at once: SIGKILL now.
-            watchdog.stop(killingBy: .now)
+            watchdog.stop()
         }
         watching.cancel()
-        return watchdog.hasStopped ? .stoppedForLease : .exited(status)
+        await keeper.standDown()
+        if watchdog.hasStopped || keeper.stoppedGroup { return .stoppedForLease }
+        if let ended = keeper.unexpectedEnd { return .keeperLost(ended) }
+        return .exited(status)
     }
     let triesOnce = options.triesOnce
     let timeout = options.timeout
@@ -265,6 +286,14 @@ func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool)
                        + "ran out, so COMMAND's process group was stopped (SIGTERM, then SIGKILL) before another holder "
                        + "could be granted")
             exit(Exit.leaseLost)
+        case .keeperLost(let how):
+            printError("rwlock: the keeper process that enforces lock \(options.name)'s lease deadline ended while "
+                       + "COMMAND ran (\(how)), so COMMAND's process group was stopped (SIGKILL): without it nothing "
+                       + "would stop COMMAND in time if rwlock were stopped or killed")
+            exit(Exit.leaseLost)
+        case .unprotected(let error):
+            printError("rwlock: \(error)")
+            exit(Exit.cannotProtect)
         case .stoppedBeforeStart(let signo):
             printError("rwlock: stopped by signal \(signo) before COMMAND started")
             exit(128 + signo)

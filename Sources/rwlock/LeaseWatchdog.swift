@@ -2,27 +2,28 @@ import Foundation
 import RWLock
 import Synchronization
 
-/// R2 for `rwlock`: nothing of COMMAND may run once another holder can be
-/// granted. The lease's validity (R1: measured from the sending of the last
-/// confirmed grant or renewal, less the drift margin, so it ends before the
-/// server's deadline) is the line. When no renewal has moved it by
-/// `validUntil - grace`, COMMAND's whole process group gets SIGTERM; at
-/// `validUntil` it gets SIGKILL. A renewal that comes between the two is
-/// too late: the job was already told to stop.
+/// R2 inside rwlock, behind the ``Keeper``: nothing of COMMAND may run once
+/// another holder can be granted. The keeper, a process of its own, sends
+/// COMMAND's group SIGTERM the kill grace before the lease's validity ends
+/// (R1: measured from the sending of the last confirmed grant or renewal,
+/// less the drift margin, so before the server's deadline) and SIGKILL
+/// when it ends, whether rwlock runs, is stopped or is dead. While rwlock
+/// runs, this watchdog sends SIGKILL too at that same deadline, so a keeper
+/// that is itself stopped at that moment still cannot let COMMAND run on;
+/// and a lease found lost (a refused renewal: another holder may be granted
+/// at once) gets the group SIGKILL at once, from here.
 final class LeaseWatchdog: Sendable {
     let lease: Lease
     let group: ChildProcess
-    /// Time between SIGTERM and SIGKILL; zero sends SIGKILL alone.
-    let grace: Duration
     private let stopping = Mutex(false)
 
-    init(lease: Lease, group: ChildProcess, grace: Duration) {
+    init(lease: Lease, group: ChildProcess) {
         self.lease = lease
         self.group = group
-        self.grace = grace
     }
 
-    /// Whether the watchdog (or a lost lease) has stopped COMMAND's group.
+    /// Whether this watchdog (the validity passed, or the lease was lost)
+    /// has stopped COMMAND's group.
     var hasStopped: Bool { stopping.withLock { $0 } }
 
     /// Watches until cancelled, or until it stops the group.
@@ -31,28 +32,23 @@ final class LeaseWatchdog: Sendable {
         while true {
             let deadline = lease.validUntil
             do {
-                try await Task.sleep(until: deadline - grace, clock: clock)
+                try await Task.sleep(until: deadline, clock: clock)
             } catch {
                 return
             }
             // Renewed meanwhile: watch the new deadline.
             guard lease.validUntil <= deadline else { continue }
-            stop(killingBy: deadline)
+            stop()
             return
         }
     }
 
-    /// Stops the group: SIGTERM now (unless the grace is zero), SIGKILL at
-    /// `deadline` or after the grace, whichever comes first. A lost lease (a
-    /// refused renewal: another holder may be granted at once) passes now,
-    /// for SIGKILL alone. Once only.
-    func stop(killingBy deadline: ContinuousClock.Instant) {
+    /// SIGKILL to the group, now. Once only.
+    func stop() {
         guard stopping.withLock({ stopping in
             defer { stopping = true }
             return !stopping
         }) else { return }
-        let killAt = min(deadline, ContinuousClock.now + grace)
-        if ContinuousClock.now < killAt { group.signal(SIGTERM) }
-        group.killGroup(at: killAt)
+        group.signal(SIGKILL)
     }
 }

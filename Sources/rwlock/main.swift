@@ -21,8 +21,10 @@ struct RwlockCommand: ParsableCommand {
             RWLOCK_FENCE (the fencing token). COMMAND runs in a process group of its own: SIGINT and SIGTERM \
             are forwarded to the whole group, the hold lasts until every process of the group has exited \
             (as flock(1)'s does), and if the lease cannot be renewed in time the group gets SIGTERM \
-            --kill-grace before the lease's validity ends and SIGKILL when it ends. A process that leaves \
-            the group (setsid) is out of reach. Durations are a whole number and a unit: 250ms, 2s, 1m, 1h \
+            --kill-grace before the lease's validity ends and SIGKILL when it ends. A keeper process (rwlock \
+            __keeper) leads the group and sends those signals on its own clock, so they come whether rwlock \
+            runs, is stopped or was killed (then SIGTERM at once). A process that leaves the group (setsid) \
+            is out of reach. Durations are a whole number and a unit: 250ms, 2s, 1m, 1h \
             (0 where an option says so).
 
             \(Exit.table)
@@ -54,4 +56,8 @@ func runMain() async -> Never {
     }
 }
 
+// rwlock's keeper is rwlock itself, run again (Keeper.swift).
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == KeeperProtocol.argument {
+    Keeper.main(Array(CommandLine.arguments.dropFirst()))
+}
 await runMain()

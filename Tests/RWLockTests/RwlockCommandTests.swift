@@ -37,9 +37,21 @@ import RWLock
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-cli-\(UUID().uuidString)")
         private let exited = DispatchSemaphore(value: 0)
 
-        init(_ arguments: [String]) throws {
-            process.executableURL = RwlockCommandTests.binary
-            process.arguments = arguments
+        /// Starts rwlock with `arguments`; with `alone`, through bash closing
+        /// every descriptor above 2 first, so that rwlock holds only what it
+        /// opens itself (Foundation's Process passes this process's own
+        /// descriptors on).
+        init(_ arguments: [String], alone: Bool = false) throws {
+            if alone, let binary = RwlockCommandTests.binary {
+                process.executableURL = URL(fileURLWithPath: "/bin/bash")
+                process.arguments = ["-c", """
+                    for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done
+                    exec "$0" "$@"
+                    """, binary.path] + arguments
+            } else {
+                process.executableURL = RwlockCommandTests.binary
+                process.arguments = arguments
+            }
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             for name in ["out", "err"] { FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: nil) }
             process.standardOutput = try FileHandle(forWritingTo: directory.appendingPathComponent("out"))
@@ -259,5 +271,31 @@ import RWLock
         #expect(result.status == 70, "the resumed holder must report the lost lease: \(result.stderr)")
         #expect(result.stderr.contains("lease was lost"))
         #expect(try await lock.evict(token: token) == false, "the stopped holder's token holds nothing any more")
+    }
+}
+
+extension RwlockCommandTests {
+    /// COMMAND gets no descriptor rwlock opened: not its Redis connections
+    /// (a job that outlives rwlock must not keep them open), not the
+    /// keeper's pipes (the keeper must see EOF when rwlock dies). rwlock is
+    /// started holding nothing but stdin, stdout and stderr, so every socket
+    /// and pipe it has is its own.
+    @Test(.enabled(if: live)) func commandInheritsNoConnectionOrPipeOfRwlocks() async throws {
+        // ls, not a loop of $(readlink): a command substitution is a pipe.
+        let result = try await Run(["write", uniqueName(), "--", "sh", "-c",
+                                    "ls -l /proc/$$/fd | sed 's/^/own /'; ls -l /proc/$PPID/fd | sed 's/^/rwlock /'"],
+                                   alone: true).finish()
+        #expect(result.status == 0, "\(result.stderr)")
+        // "own lrwx------ 1 root root 64 Dec  7 20:26 13 -> socket:[38683]"
+        let entries = result.stdout.split(separator: "\n").compactMap { line -> [String]? in
+            let halves = line.components(separatedBy: " -> ")
+            guard halves.count == 2, let side = halves[0].split(separator: " ").first,
+                let descriptor = halves[0].split(separator: " ").last.flatMap({ Int($0) }) else { return nil }
+            return [String(side), String(descriptor), halves[1]]
+        }.filter { Int($0[1])! > 2 && ($0[2].hasPrefix("socket:") || $0[2].hasPrefix("pipe:")) }
+        #expect(entries.contains { $0[0] == "rwlock" && $0[2].hasPrefix("socket:") },
+                "rwlock's connection was not seen: the test proves nothing")
+        let inherited = entries.filter { $0[0] == "own" }
+        #expect(inherited.isEmpty, "COMMAND inherited rwlock's \(inherited)")
     }
 }

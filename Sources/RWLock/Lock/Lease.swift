@@ -57,6 +57,8 @@ public final class Lease: Sendable {
         /// How the lease is counted among the client's holders
         /// (``LocalWriters``): as a write or a read lease; nil when not.
         var localRole: Mode?
+        /// Told each new validity deadline (``onValidityExtended(_:)``).
+        var validityObservers: [@Sendable (ContinuousClock.Instant) -> Void] = []
     }
     private let state: Mutex<State>
     /// The mode granted, which metrics count the lease under to the end.
@@ -76,6 +78,13 @@ public final class Lease: Sendable {
     /// The instant, on `ContinuousClock`, after which the lease must not be
     /// relied on. Moves forward with each successful ``renew()``.
     public var validUntil: ContinuousClock.Instant { state.withLock { $0.validUntil } }
+
+    /// Calls `observer` with the new ``validUntil`` each time a renewal or a
+    /// downgrade moves it forward, from the task that confirmed it, before
+    /// that call returns. `rwlock` hands each one to its keeper process.
+    package func onValidityExtended(_ observer: @escaping @Sendable (ContinuousClock.Instant) -> Void) {
+        state.withLock { $0.validityObservers.append(observer) }
+    }
 
     /// True while the lease has been neither released nor lost and
     /// ``validUntil`` has not passed.
@@ -313,11 +322,13 @@ public final class Lease: Sendable {
     /// less the drift margin; never moved backwards.
     func extend(sent: ContinuousClock.Instant, grantedMilliseconds: Int64) {
         let until = lock.options.validity(sent: sent, grantedMilliseconds: grantedMilliseconds)
-        let (validUntil, counted) = state.withLock { state in
+        let (validUntil, counted, observers) = state.withLock { state in
+            let moved = until > state.validUntil
             state.validUntil = max(state.validUntil, until)
-            return (state.validUntil, state.localRole != nil)
+            return (state.validUntil, state.localRole != nil, moved ? state.validityObservers : [])
         }
         if counted { lock.client.localWriters.extend(token, on: lock.channel, validUntil: validUntil) }
+        for observer in observers { observer(validUntil) }
     }
 
     /// ``extend(sent:grantedMilliseconds:)``, unless the replicated-grants

@@ -66,3 +66,45 @@ let slowToStopJob = [
     """,
     "job",
 ]
+
+extension ProcessProbe {
+    /// The process group of `pid`, from /proc.
+    static func processGroup(of pid: pid_t) -> pid_t? {
+        statFields(of: pid).flatMap { $0.count > 2 ? pid_t($0[2]) : nil }
+    }
+
+    /// The processes of group `group` that run (zombies do not).
+    static func liveMembers(ofGroup group: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            guard let fields = statFields(of: pid), fields.count > 2 else { return false }
+            return pid_t(fields[2]) == group && fields[0] != "Z" && fields[0] != "X"
+        }
+    }
+
+    /// `pid`'s state letter: R running, S sleeping, T stopped, Z zombie…
+    static func state(of pid: pid_t) -> String? {
+        statFields(of: pid)?.first
+    }
+
+    /// The arguments `pid` runs with.
+    static func arguments(of pid: pid_t) -> [String] {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return [] }
+        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// What `pid`'s open descriptors point at (`socket:[…]`, `pipe:[…]`, paths).
+    static func openDescriptors(of pid: pid_t) -> [String] {
+        let directory = "/proc/\(pid)/fd"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return entries.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\($0)") }
+    }
+
+    /// "S ppid pgrp …": the fields of /proc/PID/stat after the command name.
+    private static func statFields(of pid: pid_t) -> [String]? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").map(String.init)
+    }
+}
