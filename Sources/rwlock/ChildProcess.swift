@@ -131,7 +131,7 @@ final class ChildProcess: Sendable {
     /// more. Call after ``wait()``. No event announces it (the members are
     /// not all rwlock's children, and the keeper keeps the group itself
     /// alive), so a thread of its own scans the processes: twice in a row
-    /// empty, 10 ms apart (a member may fork and exit between a listing and
+    /// empty, 1 ms apart (a member may fork and exit between a listing and
     /// its reads), and every 100 ms while members remain. A thread, not a
     /// task, because the calling task may be cancelled (a lost lease) and
     /// must still wait for the group it just told to stop.
@@ -145,7 +145,7 @@ final class ChildProcess: Sendable {
                         usleep(100_000)
                     } else {
                         emptyScans += 1
-                        if emptyScans < 2 { usleep(10_000) }
+                        if emptyScans < 2 { usleep(1_000) }
                     }
                 }
                 gone.withLock { $0 = true }
@@ -156,18 +156,36 @@ final class ChildProcess: Sendable {
     }
 
     /// Scans /proc for a process of group `group`, other than its leader
-    /// (the keeper), that is not a zombie: a member that exited but was not yet reaped by
-    /// its new parent runs no code and does not count. Without /proc (not
-    /// Linux, or hidden) nothing can be told but COMMAND's own exit: false.
+    /// (the keeper), that is not a zombie: a member that exited but was not
+    /// yet reaped by its new parent runs no code and does not count. Plain
+    /// system calls, not Foundation: it runs at the end of every hold, over
+    /// every process of the machine. Without /proc (not Linux, or hidden)
+    /// nothing can be told but COMMAND's own exit: false.
     private static func liveProcessExists(inGroup group: pid_t) -> Bool {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return false }
-        for entry in entries where entry.first?.isNumber == true && entry != String(group) {
+        guard let directory = opendir("/proc") else { return false }
+        defer { closedir(directory) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        while let entry = readdir(directory) {
+            let pid = withUnsafeBytes(of: entry.pointee.d_name) { name -> pid_t in
+                var value: pid_t = 0
+                for byte in name {
+                    if byte == 0 { break }
+                    guard byte >= 0x30 && byte <= 0x39 else { return 0 }
+                    value = value * 10 + pid_t(byte - 0x30)
+                }
+                return value
+            }
+            guard pid > 0, pid != group else { continue }
+            let descriptor = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { continue }
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+            guard count > 0 else { continue }
             // "pid (comm) S ppid pgrp …"; comm may hold any bytes, ')' too.
-            guard let stat = FileManager.default.contents(atPath: "/proc/\(entry)/stat"),
-                let close = stat.lastIndex(of: UInt8(ascii: ")"))
-            else { continue }
-            let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
-            guard fields.count > 2, let pgrp = pid_t(String(decoding: fields[2], as: UTF8.self)), pgrp == group else { continue }
+            let stat = buffer[..<count]
+            guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { continue }
+            let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "), maxSplits: 4)
+            guard fields.count > 3, let pgrp = pid_t(String(decoding: fields[2], as: UTF8.self)), pgrp == group else { continue }
             if fields[0].first != UInt8(ascii: "Z") && fields[0].first != UInt8(ascii: "X") { return true }
         }
         return false
