@@ -106,7 +106,7 @@ struct EndpointParsingTests {
 
 // MARK: - Live tests against REDIS_URL
 
-private let liveRedis = ProcessInfo.processInfo.environment["REDIS_URL"] != nil
+private let liveRedis = LiveEnvironment.hasServer
 
 /// Ignore SIGPIPE for connections the tests drive directly (RedisClient's
 /// worker threads block it themselves).
@@ -201,7 +201,10 @@ struct LiveConnectionTests {
         #expect(try admin.command(command("ACL", "SETUSER", user, "on", ">" + password, "~\(prefix)*", "+@all")) == .status("OK"))
         defer { _ = try? admin.command(command("ACL", "DELUSER", user)) }
 
-        guard case .tcp(let host, let port) = try RedisEndpoint.fromEnvironment().address else { return }
+        guard case .tcp(let host, let port) = try RedisEndpoint.fromEnvironment().address else {
+            Issue.record("REDIS_URL must name a TCP server for this test")
+            return
+        }
         let encoded = "p%40ss%3Aw%2Frd%25"
         let asUser = try directConnection(RedisEndpoint(url: "redis://\(user):\(encoded)@\(host):\(port)"))
         #expect(try asUser.command(command("ACL", "WHOAMI")) == .bulk(user))
@@ -336,7 +339,10 @@ struct LiveConnectionTests {
     @Test func ipv6LoopbackWhenAvailable() throws {
         guard case .tcp(let host, let port) = try RedisEndpoint.fromEnvironment().address,
             host == "127.0.0.1" || host == "localhost"
-        else { return }
+        else {
+            Issue.record("REDIS_URL must name a server on 127.0.0.1 for this test")
+            return
+        }
         // Not every machine has IPv6 loopback or a server listening on it;
         // what must hold is that hiredis either talks to [::1] or reports a
         // connection error, never anything else.
@@ -367,10 +373,9 @@ struct LiveConnectionTests {
 
 // MARK: - Private server on a unix socket with requirepass
 
-private let redisServerPath = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-    .first { FileManager.default.isExecutableFile(atPath: $0) }
+private let redisServerPath = LiveEnvironment.redisServer
 
-@Suite("Live Redis over a unix socket", .enabled(if: liveRedis && redisServerPath != nil))
+@Suite("Live Redis over a unix socket", .enabled(if: LiveEnvironment.runs(LiveEnvironment.redisURL != nil && redisServerPath != nil)))
 struct UnixSocketTests {
     @Test func passwordAuthAndDatabaseOverUnixSocket() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rwlt-\(UUID().uuidString.prefix(8))")

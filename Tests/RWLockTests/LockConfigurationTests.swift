@@ -90,7 +90,7 @@ struct LockConfigurationTests {
 
 /// The injected logger: the lock logs grants, waits and releases at trace
 /// and debug only, tagged with its name.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil))
+@Suite(.enabled(if: LiveEnvironment.hasServer))
 struct LockLoggingTests {
     final class Records: Sendable {
         let entries = Mutex<[(Logger.Level, String, Logger.Metadata)]>([])

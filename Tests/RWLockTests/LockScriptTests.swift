@@ -8,7 +8,7 @@ private let luaDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appending(path: "lua")
 
-private let liveRedis = ProcessInfo.processInfo.environment["REDIS_URL"] != nil
+private let liveRedis = LiveEnvironment.hasServer
 
 @Suite("Scripts embedded from lua/")
 struct EmbeddedScriptTests {

@@ -6,7 +6,7 @@ import Testing
 
 /// The metrics a lock publishes through swift-metrics, read back with its
 /// own test backend: every name, dimension and outcome the README lists.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil), .timeLimit(.minutes(1)))
+@Suite(.enabled(if: LiveEnvironment.hasServer), .timeLimit(.minutes(1)))
 struct MetricsTests {
     let client: RedisClient
     let metrics = TestMetrics()

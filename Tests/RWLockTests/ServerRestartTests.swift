@@ -8,7 +8,7 @@ import Testing
 /// holds; the lock works again once the restart quarantine (R4) has passed;
 /// fencing tokens keep growing, since
 /// they derive from server time, not from a counter the restart erased.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil && PrivateServer.path != nil),
+@Suite(.enabled(if: LiveEnvironment.runs(LiveEnvironment.redisURL != nil && PrivateServer.path != nil)),
        .timeLimit(.minutes(1)))
 struct ServerRestartTests {
 

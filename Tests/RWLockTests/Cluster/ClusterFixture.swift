@@ -13,7 +13,16 @@ import Glibc
 enum ClusterFixture {
     static let url = ProcessInfo.processInfo.environment["REDIS_CLUSTER_URL"]
     static let directory = ProcessInfo.processInfo.environment["REDIS_CLUSTER_DIR"]
-    static var isAvailable: Bool { url != nil && directory != nil }
+    /// Never false under scripts/test, which starts the cluster.
+    static var isAvailable: Bool { LiveEnvironment.runs(url != nil && directory != nil) }
+
+    static func requireURL() throws -> String {
+        guard let url, directory != nil else {
+            throw LiveEnvironment.Missing(description: "REDIS_CLUSTER_URL and REDIS_CLUSTER_DIR are not set: "
+                + "start a cluster with scripts/redis-cluster.sh start DIR and export both")
+        }
+        return url
+    }
 
     static let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -21,7 +30,7 @@ enum ClusterFixture {
 
     static func client(maxConnections: Int = 4, retryWindow: Duration = .seconds(30)) throws -> RedisClient {
         RedisClient(
-            deployment: try RedisDeployment(url: url!), maxConnections: maxConnections,
+            deployment: try RedisDeployment(url: try requireURL()), maxConnections: maxConnections,
             clusterRetryWindow: retryWindow)
     }
 
@@ -33,7 +42,7 @@ enum ClusterFixture {
     }
 
     static var allNodes: [NodeAddress] {
-        guard case .cluster(let seeds)? = try? RedisDeployment(url: url!) else { return [] }
+        guard case .cluster(let seeds)? = try? RedisDeployment(url: url ?? "") else { return [] }
         return seeds.compactMap { seed in
             guard case .tcp(let host, let port) = seed.address else { return nil }
             return NodeAddress(host: host, port: port)
@@ -113,7 +122,7 @@ enum ClusterFixture {
     }
 
     static func pid(of node: NodeAddress) throws -> pid_t {
-        let file = URL(fileURLWithPath: directory!).appendingPathComponent("node-\(node.port)/redis.pid")
+        let file = URL(fileURLWithPath: directory ?? "").appendingPathComponent("node-\(node.port)/redis.pid")
         let text = try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         return try #require(pid_t(text), "pid file \(file.path) holds '\(text)'")
     }
@@ -161,7 +170,7 @@ enum ClusterFixture {
     /// master has a replica in sync again, so the next test starts from a
     /// whole cluster.
     static func heal(_ node: NodeAddress) async throws {
-        try await runScript(["restart", directory!, String(node.port)])
+        try await runScript(["restart", directory ?? "", String(node.port)])
         print("heal: restarted \(node)")
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {

@@ -86,14 +86,14 @@ extension ClusterTests {
 
         /// The rwlock command's own overlap test, with --url pointing at the
         /// cluster: five processes, one at a time inside.
-        @Test(.enabled(if: RwlockCommandTests.binary != nil)) func rwlockProcessesDoNotOverlap() async throws {
+        @Test(.enabled(if: RwlockCommandTests.hasBinary)) func rwlockProcessesDoNotOverlap() async throws {
             let name = uniqueName()
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-cluster-log-\(UUID().uuidString)")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             defer { try? FileManager.default.removeItem(at: log) }
             let script = "echo enter $$ >> \"$0\"; sleep 0.05; echo leave $$ >> \"$0\""
             let runs = try (0..<5).map { _ in
-                try RwlockCommandTests.Run(["write", name, "--url", ClusterFixture.url!, "--lease", "2s", "--timeout", "60s", "--", "sh", "-c", script, log.path])
+                try RwlockCommandTests.Run(["write", name, "--url", try ClusterFixture.requireURL(), "--lease", "2s", "--timeout", "60s", "--", "sh", "-c", script, log.path])
             }
             for run in runs {
                 let result = try await run.finish()
@@ -140,15 +140,15 @@ extension ClusterTests.Routing {
     /// `rwlock --replicas N` on the cluster: one replica per master confirms
     /// a grant (COMMAND runs, exit 0); two cannot, so the grant is released
     /// unused and rwlock exits 69 without running COMMAND.
-    @Test(.enabled(if: RwlockCommandTests.binary != nil)) func rwlockReplicasCountsConfirmedGrantsOnly() async throws {
+    @Test(.enabled(if: RwlockCommandTests.hasBinary)) func rwlockReplicasCountsConfirmedGrantsOnly() async throws {
         let name = "c-replicas-\(UUID().uuidString.prefix(8))"
         let marker = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-replicas-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: marker) }
         let confirmed = try await RwlockCommandTests.Run(
-            ["write", name, "--url", ClusterFixture.url!, "--replicas", "1", "--timeout", "30s", "--", "true"]).finish()
+            ["write", name, "--url", try ClusterFixture.requireURL(), "--replicas", "1", "--timeout", "30s", "--", "true"]).finish()
         #expect(confirmed.status == 0, "\(confirmed.stderr)")
         let unconfirmed = try await RwlockCommandTests.Run(
-            ["write", name, "--url", ClusterFixture.url!, "--replicas", "2", "--timeout", "30s", "--", "touch", marker.path]).finish()
+            ["write", name, "--url", try ClusterFixture.requireURL(), "--replicas", "2", "--timeout", "30s", "--", "touch", marker.path]).finish()
         #expect(unconfirmed.status == 69, "\(unconfirmed.stderr)")
         #expect(unconfirmed.stderr.contains("replicas"), "\(unconfirmed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: marker.path), "COMMAND ran without a confirmed grant")

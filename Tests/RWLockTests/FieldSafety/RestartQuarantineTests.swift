@@ -7,7 +7,7 @@ extension FieldSafety {
     /// R4 on a real redis-server restarted without persistence under a held
     /// lease: it has forgotten the lease, but grants nothing until it has been
     /// up for the quarantine, by when the first holder's job is dead.
-    @Suite(.enabled(if: PrivateServer.path != nil), .timeLimit(.minutes(2)))
+    @Suite(.enabled(if: LiveEnvironment.runs(PrivateServer.path != nil)), .timeLimit(.minutes(2)))
     struct RestartQuarantineTests {
         func client(_ server: PrivateServer) throws -> RedisClient {
             RedisClient(endpoint: try RedisEndpoint(url: server.socket))
@@ -43,7 +43,7 @@ extension FieldSafety {
         /// waits. With the quarantine, it is granted only after the first job is
         /// dead; without it (`--restart-quarantine 0`, the control) it is
         /// granted at once while the first job still runs.
-        @Test(.enabled(if: RwlockCommandTests.binary != nil), arguments: [true, false])
+        @Test(.enabled(if: RwlockCommandTests.hasBinary), arguments: [true, false])
         func aRestartUnderAHeldLeaseAdmitsNoSecondWriter(quarantined: Bool) async throws {
             let server = try PrivateServer()
             try await server.start()

@@ -9,8 +9,7 @@ final class PrivateServer: @unchecked Sendable {
     // that owns the server (start, send, kill run in sequence); deinit runs
     // after its last use.
 
-    static let path = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-        .first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let path = LiveEnvironment.redisServer
 
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rwlr-\(UUID().uuidString.prefix(8))")
     /// Extra configuration, as redis-server command-line arguments.

@@ -4,12 +4,8 @@ import Testing
 /// The `script-check` executable's promises: exit codes, output formats.
 /// Runs the binary SwiftPM built next to this test bundle.
 @Suite(.timeLimit(.minutes(2))) struct CommandLineTests {
-    static let binary: URL? = {
-        let products = Bundle.main.bundleURL.deletingLastPathComponent()
-        let candidates = [products.appendingPathComponent("script-check"),
-                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("script-check")]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
+    static let binary = LiveEnvironment.scriptCheckBinary
+    static let hasBinary = LiveEnvironment.hasScriptCheck
 
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -21,7 +17,7 @@ import Testing
 
     static func runBlocking(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
-        guard let binary = Self.binary else { throw CocoaError(.fileNoSuchFile) }
+        let binary = try LiveEnvironment.requireScriptCheck()
         process.executableURL = binary
         process.arguments = arguments
         // Files, not pipes: a child filling one pipe while we drain the other
@@ -60,18 +56,18 @@ import Testing
         return directory.path
     }
 
-    @Test(.enabled(if: binary != nil)) func missingDirectoryIsASetupError() async throws {
+    @Test(.enabled(if: hasBinary)) func missingDirectoryIsASetupError() async throws {
         let result = try await run(["--lua-dir", "/nonexistent/lua"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("no such Lua directory"))
     }
 
-    @Test(.enabled(if: binary != nil)) func unknownOptionIsAUsageError() async throws {
+    @Test(.enabled(if: hasBinary)) func unknownOptionIsAUsageError() async throws {
         let result = try await run(["--no-such-flag"])
         #expect(result.status == 2)
     }
 
-    @Test(.enabled(if: binary != nil)) func badDesignExitsOneWithInvariantAndTimeline() async throws {
+    @Test(.enabled(if: hasBinary)) func badDesignExitsOneWithInvariantAndTimeline() async throws {
         let fixture = try fixtureDirectory("write-ignores-readers")
         defer { try? FileManager.default.removeItem(atPath: fixture) }
         let result = try await run(["--lua-dir", fixture, "--seed", "5", "--runs", "10", "--depth", "4"])
@@ -81,7 +77,7 @@ import Testing
         #expect(result.stdout.contains("--seed 5"))
     }
 
-    @Test(.enabled(if: binary != nil)) func jsonReportIsOneObject() async throws {
+    @Test(.enabled(if: hasBinary)) func jsonReportIsOneObject() async throws {
         let fixture = try fixtureDirectory("read-ignores-intent")
         defer { try? FileManager.default.removeItem(atPath: fixture) }
         let result = try await run(["--lua-dir", fixture, "--seed", "9", "--runs", "10", "--depth", "4", "--json"])
@@ -92,7 +88,7 @@ import Testing
         #expect(object?["ok"] as? Bool == false)
     }
 
-    @Test(.enabled(if: binary != nil)) func goodScriptsPassASmallRun() async throws {
+    @Test(.enabled(if: hasBinary)) func goodScriptsPassASmallRun() async throws {
         let result = try await run(["--lua-dir", Self.packageRoot.appendingPathComponent("lua").path,
                               "--seed", "3", "--runs", "20", "--depth", "4"])
         #expect(result.status == 0)
@@ -100,7 +96,7 @@ import Testing
         #expect(result.stdout.contains("peak memory"))
     }
 
-    @Test(.enabled(if: binary != nil)) func evalPrintsLikeRedisCli() async throws {
+    @Test(.enabled(if: hasBinary)) func evalPrintsLikeRedisCli() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("eval-\(UUID().uuidString).lua")
         try Data("return {KEYS[1], ARGV[1], 3.7, {err='no'}}".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }

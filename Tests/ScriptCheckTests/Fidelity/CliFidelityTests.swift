@@ -63,19 +63,6 @@ extension Fidelity {
             return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
         }
 
-        /// The built `script-check`, next to the test bundle or in .build/debug.
-        static func scriptCheckBinary() -> String? {
-            let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let candidates = [
-                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-                Bundle.main.bundleURL.deletingLastPathComponent(),
-                Bundle.main.bundleURL,
-                packageRoot.appendingPathComponent(".build/debug"),
-            ].map { $0.appendingPathComponent("script-check").path }
-            return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-        }
-
         static func cliArguments(_ c: Case) -> [String] {
             c.keys + (c.args.isEmpty && c.keys.isEmpty ? [] : [","]) + c.args
         }
@@ -89,8 +76,8 @@ extension Fidelity {
             let corpus = try Self.corpus()
             #expect(corpus.count >= 30)
             let cases = corpus + (try Self.generated(seed: seed, baseMs: try runner.serverMillis()))
-            let binary = Self.scriptCheckBinary()
-            if binary == nil { print("Fidelity CLI: script-check binary not found; comparing in-process only") }
+            // The binary is what users run: never compared less for lack of it.
+            let binary = try LiveEnvironment.requireScriptCheck().path
             var binaryChecks = 0
             for (index, c) in cases.enumerated() {
                 try runner.flush()
@@ -108,13 +95,13 @@ extension Fidelity {
                     """)
                 // The built binary too, for every corpus script with arguments
                 // and a few generated ones (a process each, so not all).
-                if let binary, (index < corpus.count && !c.keys.isEmpty) || index % 20 == 0 {
+                if (index < corpus.count && !c.keys.isEmpty) || index % 20 == 0 {
                     let printed = try Self.output(binary, ["eval", c.path] + Self.cliArguments(c))
                     #expect(printed == expected, "script-check binary differs from redis-cli for \(shown)")
                     binaryChecks += 1
                 }
             }
-            print("Fidelity CLI: \(cases.count) scripts compared with redis-cli, \(binaryChecks) also through \(binary ?? "no binary")")
+            print("Fidelity CLI: \(cases.count) scripts compared with redis-cli, \(binaryChecks) also through \(binary)")
         }
     }
 }

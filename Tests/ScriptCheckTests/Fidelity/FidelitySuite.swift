@@ -14,7 +14,7 @@ import Testing
 ///
 /// `FIDELITY_SEED=<n or 0x..>` replays a run; otherwise each run draws a
 /// fresh seed and prints it.
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil))
+@Suite(.serialized, .enabled(if: LiveEnvironment.hasServer))
 struct Fidelity {
     /// The run's master seed; each batch derives its own from it.
     static let masterSeed: UInt64 = {

@@ -34,7 +34,7 @@ import Testing
 /// with FLUSHDB before each schedule (never FLUSHALL: other suites share the
 /// server); each schedule also has its own lock name. Prints its seeds;
 /// `PROPERTY_SEED` replays a run.
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil))
+@Suite(.serialized, .enabled(if: LiveEnvironment.hasServer))
 struct RealRedisReplayProperties {
     static let database = 11
     static let batches = 3
