@@ -9,10 +9,22 @@ import Testing
 /// given up, or past its lease. The re-check interval is long (3 s, so 1.5
 /// to 4.5 s jittered) wherever a wake-up must come from the writer leaving,
 /// so a reader left to its timer shows.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil), .timeLimit(.minutes(1)))
+@Suite(.enabled(if: LiveEnvironment.hasServer), .timeLimit(.minutes(1)))
 struct LocalWritersTests {
-    func options(lease: Duration = .seconds(5), retryInterval: Duration = .seconds(3)) -> RWLock.Options {
-        .init(lease: lease, retryInterval: retryInterval)
+    func options(lease: Duration = .seconds(5), retryInterval: Duration = .seconds(3), tokenPrefix: String = "") -> RWLock.Options {
+        .init(lease: lease, retryInterval: retryInterval, tokenPrefix: tokenPrefix)
+    }
+
+    /// Acquires of leases whose tokens start with `prefix` that reached the
+    /// server through `proxy` and ran there: counted on the wire, not by
+    /// the client. (A NOSCRIPT refusal runs nothing; its retry is counted.)
+    func acquiresRun(through proxy: LoopbackProxy, tokenPrefix prefix: String) -> Int {
+        let acquires: Set = [LockScript.acquireRead.sha1, LockScript.acquireWrite.sha1]
+        return proxy.forwarded.filter { exchange in
+            exchange.words.count > 2 && exchange.words[0].uppercased() == "EVALSHA" && acquires.contains(exchange.words[1])
+                && exchange.words.contains { $0.hasPrefix(prefix + ":") }
+                && exchange.reply?.hasPrefix("-NOSCRIPT") != true
+        }.count
     }
 
     func name(_ test: String = #function) -> String { "local-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))" }
@@ -71,12 +83,14 @@ struct LocalWritersTests {
     /// each. (With the hold-back check ignored, each message ended all five
     /// waits.)
     @Test func readersBehindAWaitingWriterSendNothingUntilItIsDone() async throws {
-        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown() }
+        let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
+        let other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown(); proxy.close() }
         let name = name()
         let (held, writer) = try await writerWaitingBehindAnotherClientsReader(name, client: client, other: other)
 
-        let lock = try RWLock(name: name, client: client, options: options())
+        let lock = try RWLock(name: name, client: client, options: options(tokenPrefix: "readers"))
+        func sent() -> Int { acquiresRun(through: proxy, tokenPrefix: "readers") }
         let readers = readers(4, on: lock)
         #expect(await ProcessProbe.eventually { client.subscriber.watchers(of: lock.channel) == 5 })
         // The channel's subscription confirmed (an event of its own), each
@@ -90,31 +104,32 @@ struct LocalWritersTests {
             #expect(await ProcessProbe.eventually { client.subscriber.events(on: lock.channel) > events })
             #expect(client.subscriber.wokenByEvents - woken == 1, "message \(message) ended \(client.subscriber.wokenByEvents - woken) waits")
         }
-        #expect(lock.acquiresSent.load(ordering: .relaxed) == 0, "a reader asked the server while the writer waited")
+        #expect(sent() == 0, "a reader asked the server while the writer waited")
 
         try await held.release()
         let granted = try await writer.value
-        #expect(lock.acquiresSent.load(ordering: .relaxed) == 0, "a reader asked the server while the writer held")
+        #expect(sent() == 0, "a reader asked the server while the writer held")
         let released = ContinuousClock.now
         try await granted.release()
         try await expectAllGotIn(readers, soonAfter: released)
         // One acquire each: the one that was granted.
-        #expect(lock.acquiresSent.load(ordering: .relaxed) == 4)
+        #expect(sent() == 4)
         #expect(client.localWriters.count == 0)
     }
 
     /// A writer's intent does not hold up readers that prefer readers on
     /// the server, so a waiting writer of their own client does not either.
     @Test func readersPreferringReadersPassAWaitingWriter() async throws {
-        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown() }
+        let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
+        let other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown(); proxy.close() }
         let name = name()
         let (held, writer) = try await writerWaitingBehindAnotherClientsReader(name, client: client, other: other)
-        var preferReaders = options()
+        var preferReaders = options(tokenPrefix: "readers")
         preferReaders.preference = .readers
         let lock = try RWLock(name: name, client: client, options: preferReaders)
         let lease = try await lock.acquireRead(timeout: .seconds(2))
-        #expect(lock.acquiresSent.load(ordering: .relaxed) == 1)
+        #expect(acquiresRun(through: proxy, tokenPrefix: "readers") == 1)
         try await lease.release()
         try await held.release()
         try await writer.value.release()
@@ -140,14 +155,14 @@ struct LocalWritersTests {
     }
 
     @Test func aDowngradeLetsTheReadersBehindItIn() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
+        defer { client.shutdown(); proxy.close() }
         let name = name()
         let writer = try await RWLock(name: name, client: client, options: options()).acquireWrite()
-        let lock = try RWLock(name: name, client: client, options: options())
+        let lock = try RWLock(name: name, client: client, options: options(tokenPrefix: "readers"))
         let readers = readers(2, on: lock)
         #expect(await ProcessProbe.eventually { client.subscriber.watchers(of: lock.channel) == 2 })
-        #expect(lock.acquiresSent.load(ordering: .relaxed) == 0)
+        #expect(acquiresRun(through: proxy, tokenPrefix: "readers") == 0)
 
         try await writer.downgrade()
         try await expectAllGotIn(readers, soonAfter: ContinuousClock.now)
@@ -160,13 +175,14 @@ struct LocalWritersTests {
     /// wait for the one ahead without asking the server, and get in at once
     /// when it is done.
     @Test func writersBehindAWriterOfTheirClientSendNothingUntilItIsDone() async throws {
-        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown() }
+        let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
+        let other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown(); proxy.close() }
         let name = name()
         let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
         var locks: [RWLock] = [], writers: [Task<Lease, any Error>] = []
         for index in 0..<3 {
-            let lock = try RWLock(name: name, client: client, options: options())
+            let lock = try RWLock(name: name, client: client, options: options(tokenPrefix: "w\(index)"))
             locks.append(lock)
             writers.append(Task { try await lock.acquireWrite(timeout: .seconds(20)) })
             // Each joins the queue, and has read the reply that says so,
@@ -174,7 +190,7 @@ struct LocalWritersTests {
             #expect(await ProcessProbe.eventually { client.localWriters.waitingCount(on: lock.channel) == index + 1 })
         }
         // (The first may look again when its subscription is confirmed.)
-        func sent() -> [Int] { locks.map { $0.acquiresSent.load(ordering: .relaxed) } }
+        func sent() -> [Int] { (0..<3).map { acquiresRun(through: proxy, tokenPrefix: "w\($0)") } }
         #expect(sent()[1...] == [1, 1])
 
         try await held.release()
@@ -206,8 +222,8 @@ struct LocalWritersTests {
         defer { client.shutdown(); other.shutdown() }
         let name = name()
         let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
-        let locks = try (0..<6).map { _ in try RWLock(name: name, client: client, options: options()) }
-        func sent() -> Int { locks.reduce(0) { $0 + $1.acquiresSent.load(ordering: .relaxed) } }
+        let locks = try (0..<6).map { _ in try RWLock(name: name, client: client, options: options(tokenPrefix: "overlap")) }
+        func sent() -> Int { acquiresRun(through: proxy, tokenPrefix: "overlap") }
         // 300 ms each way: every first attempt is sent before any is answered.
         proxy.delay(by: .milliseconds(300))
         let writers = locks.map { lock in
@@ -241,28 +257,30 @@ struct LocalWritersTests {
     /// lease is held.
     @Test(arguments: [Lease.Mode.write, .read])
     func aWriterHeldBackKeepsItsIntentAlive(behind mode: Lease.Mode) async throws {
-        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown() }
+        let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
+        let other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown(); proxy.close() }
         let name = name()
-        // Intents live max(lease, 4 × retry interval) = 400 ms unless
-        // refreshed. The lease ahead lives 2 s, renewed every 200 ms: with
-        // 400 ms, a test run loading both cores let it lapse between two
-        // renewals now and then.
-        let short = options(lease: .milliseconds(400), retryInterval: .milliseconds(100))
-        let ahead = try RWLock(name: name, client: client, options: options(lease: .seconds(2), retryInterval: .milliseconds(100)))
+        // The intent lives max(lease, 4 × retry interval) = 1.2 s unless
+        // refreshed, and is refreshed every third of that: a refresh 400 ms
+        // late still keeps it. The lease ahead (6 s) is renewed every 400 ms.
+        let short = options(lease: .milliseconds(1200), retryInterval: .milliseconds(100), tokenPrefix: "behind")
+        let ahead = try RWLock(name: name, client: client, options: options(lease: .seconds(6), retryInterval: .milliseconds(100)))
         let held = mode == .write ? try await ahead.acquireWrite() : try await ahead.acquireRead()
         let lock = try RWLock(name: name, client: client, options: short)
-        let writer = Task { try await lock.acquireWrite(timeout: .seconds(20)) }
+        let writer = Task { try await lock.acquireWrite(timeout: .seconds(30)) }
         #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 })
+        let firstAttempts = acquiresRun(through: proxy, tokenPrefix: "behind")
         let reader = try RWLock(name: name, client: other, options: short)
-        // Three intent lifetimes, the lease ahead renewed meanwhile.
-        for _ in 0..<6 {
-            try await Task.sleep(for: .milliseconds(200))
+        // Three intent lifetimes (3.6 s), the lease ahead renewed meanwhile.
+        for _ in 0..<9 {
+            try await Task.sleep(for: .milliseconds(400))
             try await held.renew()
             #expect(try await lock.inspect().waiting.count == 1, "the held-back writer's intent lapsed")
             #expect(try await reader.withReadLockIfAvailable { true } == nil)
         }
-        #expect(lock.acquiresSent.load(ordering: .relaxed) > 1, "the held-back writer never refreshed")
+        // Refreshed at least once per lifetime, as the server saw it.
+        #expect(acquiresRun(through: proxy, tokenPrefix: "behind") - firstAttempts >= 3, "the held-back writer never refreshed")
         try await held.release()
         try await writer.value.release()
     }
@@ -276,7 +294,8 @@ struct LocalWritersTests {
         defer { client.shutdown() }
         let name = name()
         let writers = try RWLock(name: name, client: client, options: options())
-        let readers = try RWLock(name: name, client: client, options: options())
+        let readers = try RWLock(name: name, client: client, options: options(tokenPrefix: "readers"))
+        func sent() -> Int { acquiresRun(through: proxy, tokenPrefix: "readers") }
         // Connections and scripts ready, so the attempt below is one round trip.
         try await writers.acquireWrite().release()
         proxy.delay(by: .milliseconds(300))
@@ -288,19 +307,22 @@ struct LocalWritersTests {
         // Still on its way (600 ms round trip), so what holds the reader back
         // is the attempt, not the lease it brings.
         try #require(client.localWriters.attemptingCount(on: writers.channel) == 1, "the machine was too slow to see the attempt on its way")
-        #expect(readers.acquiresSent.load(ordering: .relaxed) == 0, "a reader asked while the writer's acquire was on its way")
+        #expect(sent() == 0, "a reader asked while the writer's acquire was on its way")
 
         let granted = try await writer.value
-        #expect(readers.acquiresSent.load(ordering: .relaxed) == 0, "a reader asked while the writer held")
+        #expect(sent() == 0, "a reader asked while the writer held")
         proxy.delay(by: .zero)
         try await granted.release()
         try await reader.value.release()
-        #expect(readers.acquiresSent.load(ordering: .relaxed) == 1)
+        #expect(sent() == 1)
         #expect(client.localWriters.count == 0)
     }
 
     /// A write lease its holder never releases (nor renews) holds this
-    /// client's readers back no longer than the server does: until it expires.
+    /// client's readers back no longer than the server does: until it
+    /// expires. Both bounds: not before the lease's validity ends (S2), and
+    /// within three leases of it, where a hold-back that outlived the lease
+    /// would still wait (the acquire's timeout is 25 leases).
     @Test func anAbandonedWriteLeaseHoldsReadersBackOnlyUntilItExpires() async throws {
         let client = try RedisClient(url: nil)
         defer { client.shutdown() }
@@ -308,9 +330,11 @@ struct LocalWritersTests {
         let short = options(lease: .milliseconds(400), retryInterval: .milliseconds(100))
         let abandoned = try await RWLock(name: name, client: client, options: short).acquireWrite()
         let lock = try RWLock(name: name, client: client, options: short)
-        let started = ContinuousClock.now
-        let lease = try await lock.acquireRead(timeout: .seconds(5))
-        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        let lease = try await lock.acquireRead(timeout: .seconds(10))
+        let granted = ContinuousClock.now
+        #expect(granted >= abandoned.validUntil, "a reader got in while the write lease was valid")
+        #expect(granted - abandoned.validUntil < .milliseconds(1200),
+                "held back \(granted - abandoned.validUntil) past the write lease's validity")
         try await lease.release()
         withExtendedLifetime(abandoned) {}
     }
@@ -320,11 +344,13 @@ struct LocalWritersTests {
     /// messages other readers send meanwhile, and gets in as soon as the
     /// lease is released.
     @Test func writersBehindAReadLeaseOfTheirClientSendNothingUntilItIsDone() async throws {
-        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown() }
+        let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
+        let other = try RedisClient(url: nil)
+        defer { client.shutdown(); other.shutdown(); proxy.close() }
         let name = name()
         let held = try await RWLock(name: name, client: client, options: options()).acquireRead()
-        let lock = try RWLock(name: name, client: client, options: options())
+        let lock = try RWLock(name: name, client: client, options: options(tokenPrefix: "writer"))
+        func sent() -> Int { acquiresRun(through: proxy, tokenPrefix: "writer") }
         let writer = Task { try await lock.acquireWrite(timeout: .seconds(20)) }
         #expect(await ProcessProbe.eventually { client.localWriters.waitingCount(on: lock.channel) == 1 })
         #expect(await ProcessProbe.eventually { client.subscriber.watchers(of: lock.channel) == 1 })
@@ -336,14 +362,14 @@ struct LocalWritersTests {
         let before = client.subscriber.events(on: lock.channel)
         for _ in 0..<5 { try await passing.acquireRead(timeout: .seconds(2)).release() }
         #expect(await ProcessProbe.eventually { client.subscriber.events(on: lock.channel) >= before + 5 })
-        #expect(lock.acquiresSent.load(ordering: .relaxed) == 1, "the writer asked the server while its client's reader held")
+        #expect(sent() == 1, "the writer asked the server while its client's reader held")
 
         let released = ContinuousClock.now
         try await held.release()
         let granted = try await writer.value
         let waited = ContinuousClock.now - released
         #expect(waited < .milliseconds(1200), "the writer slept its re-check interval: \(waited)")
-        #expect(lock.acquiresSent.load(ordering: .relaxed) == 2, "one refused and one granted acquire")
+        #expect(sent() == 2, "one refused and one granted acquire")
         try await granted.release()
         #expect(client.localWriters.count == 0)
     }
@@ -351,11 +377,12 @@ struct LocalWritersTests {
     /// A downgraded lease is a read lease: this client's writer queued
     /// behind it stays back until it is released, while readers get in.
     @Test func aDowngradedLeaseHoldsItsClientsWritersBack() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
+        defer { client.shutdown(); proxy.close() }
         let name = name()
         let first = try await RWLock(name: name, client: client, options: options()).acquireWrite()
-        let lock = try RWLock(name: name, client: client, options: options())
+        let lock = try RWLock(name: name, client: client, options: options(tokenPrefix: "writer"))
+        func sent() -> Int { acquiresRun(through: proxy, tokenPrefix: "writer") }
         let writer = Task { try await lock.acquireWrite(timeout: .seconds(20)) }
         #expect(await ProcessProbe.eventually { client.localWriters.waitingCount(on: lock.channel) == 1 })
         try await first.downgrade()
@@ -363,13 +390,13 @@ struct LocalWritersTests {
         var preferReaders = options()
         preferReaders.preference = .readers
         try await RWLock(name: name, client: client, options: preferReaders).acquireRead(timeout: .seconds(2)).release()
-        #expect(lock.acquiresSent.load(ordering: .relaxed) == 1, "the writer asked the server beside a downgraded lease")
+        #expect(sent() == 1, "the writer asked the server beside a downgraded lease")
 
         let released = ContinuousClock.now
         try await first.release()
         let granted = try await writer.value
         #expect(ContinuousClock.now - released < .milliseconds(1200))
-        #expect(lock.acquiresSent.load(ordering: .relaxed) == 2)
+        #expect(sent() == 2)
         try await granted.release()
         #expect(client.localWriters.count == 0)
     }

@@ -4,7 +4,7 @@ import Testing
 
 @testable import RWLock
 
-private let liveRedis = ProcessInfo.processInfo.environment["REDIS_URL"] != nil
+private let liveRedis = LiveEnvironment.hasServer
 
 private func uniqueName(_ test: String = #function) -> String {
     "t-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))"
@@ -222,9 +222,20 @@ struct LockLiveTests {
         let lease = try await lock.acquireWrite()
         #expect(lease.mode == .write && lease.fence != nil && lease.isValid)
         #expect(lease.token.hasPrefix("tests:"))
-        let before = lease.validUntil
+        // A renewal moves the server's deadline and the client's validity
+        // forward: let 100 ms of the 1 s lease run out first, so a renewal
+        // that did nothing would show.
+        let writerKey = "rwlock:{\(lock.name)}:writer"
+        func serverMillisecondsLeft() async throws -> Int64 {
+            guard case .integer(let pttl) = try await client.send(["PTTL", writerKey]) else { return -1 }
+            return pttl
+        }
+        #expect(try await eventually { try await serverMillisecondsLeft() <= 900 })
+        let (before, serverBefore) = (lease.validUntil, try await serverMillisecondsLeft())
         try await lease.renew()
-        #expect(lease.validUntil >= before)
+        let serverAfter = try await serverMillisecondsLeft()
+        #expect(lease.validUntil > before + .milliseconds(50), "renew() did not move the client's validity: \(lease.validUntil - before)")
+        #expect(serverAfter > serverBefore + 50, "renew() did not move the server's deadline: PTTL \(serverBefore) → \(serverAfter) ms")
         #expect(try await lock.withReadLockIfAvailable { true } == nil)
         try await lease.downgrade()
         #expect(lease.mode == .read)
@@ -272,10 +283,12 @@ struct LockLiveTests {
     @Test func aLongBodyIsKeptAliveByRenewals() async throws {
         let client = try RedisClient(url: nil)
         defer { client.shutdown() }
-        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(500)))
+        // Renewed every third of the lease: a renewal up to 660 ms late (a
+        // loaded machine) still keeps it.
+        let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(1)))
         try await lock.withWriteLock { _ in
             // Four leases long; another writer must stay out throughout.
-            let end = ContinuousClock.now + .milliseconds(2000)
+            let end = ContinuousClock.now + .seconds(4)
             while ContinuousClock.now < end {
                 // Detached: another holder, not a nested call (which would re-enter).
                 let other = try await Task.detached { try await lock.withWriteLockIfAvailable { _ in true } }.value
@@ -340,7 +353,10 @@ struct LockLiveTests {
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(1)))
         try await lock.withWriteLock { _ in
             for round in 1...3 {
-                guard case .integer(let id) = try await client.send(["CLIENT", "ID"]) else { return }
+                guard case .integer(let id) = try await client.send(["CLIENT", "ID"]) else {
+                    Issue.record("CLIENT ID did not answer an integer")
+                    return
+                }
                 _ = try await admin.send(["CLIENT", "KILL", "ID", String(id)])
                 // Wait until a renewal has met the dead connection and the pool
                 // has opened a new one (polled, not slept on).
@@ -413,7 +429,10 @@ struct LockLiveTests {
             #expect(error?.kind == .server)
             #expect(error?.serverMessage?.contains("RWLOCK key") == true, "\(String(describing: error))")
         }
-        guard case .integer(let exists) = try await client.send(["EXISTS", "rwlock:{\(lock.name)}:writer"]) else { return }
+        guard case .integer(let exists) = try await client.send(["EXISTS", "rwlock:{\(lock.name)}:writer"]) else {
+            Issue.record("EXISTS did not answer an integer")
+            return
+        }
         #expect(exists == (suffix == "writer" ? 1 : 0))
         _ = try await client.send(["DEL", key])
     }

@@ -7,14 +7,12 @@ import RWLock
 /// gets, mutual exclusion across processes, the operator commands. Runs the
 /// binary SwiftPM built next to this test bundle, against REDIS_URL.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct RwlockCommandTests {
-    static let binary: URL? = {
-        let products = Bundle.main.bundleURL.deletingLastPathComponent()
-        let candidates = [products.appendingPathComponent("rwlock"),
-                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rwlock")]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
-    static let redisURL = ProcessInfo.processInfo.environment["REDIS_URL"]
-    static let live = binary != nil && redisURL != nil
+    static let binary = LiveEnvironment.rwlockBinary
+    static let redisURL = LiveEnvironment.redisURL
+    /// Needs the binary and a server; never skipped under scripts/test.
+    static let live = LiveEnvironment.runs(binary != nil && redisURL != nil)
+    /// Needs the binary only.
+    static let hasBinary = LiveEnvironment.runs(binary != nil)
 
     // The documented exit codes.
     static let usage: Int32 = 64, noConnection: Int32 = 69, timedOut: Int32 = 75
@@ -42,14 +40,15 @@ import RWLock
         /// opens itself (Foundation's Process passes this process's own
         /// descriptors on).
         init(_ arguments: [String], alone: Bool = false) throws {
-            if alone, let binary = RwlockCommandTests.binary {
+            let binary = try LiveEnvironment.requireRwlock()
+            if alone {
                 process.executableURL = URL(fileURLWithPath: "/bin/bash")
                 process.arguments = ["-c", """
                     for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done
                     exec "$0" "$@"
                     """, binary.path] + arguments
             } else {
-                process.executableURL = RwlockCommandTests.binary
+                process.executableURL = binary
                 process.arguments = arguments
             }
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -106,7 +105,7 @@ import RWLock
         #expect(reader.stdout == "unset\n")
     }
 
-    @Test(.enabled(if: binary != nil), arguments: ["0s", "-1s", "abc", "5", "2x", "ms"])
+    @Test(.enabled(if: hasBinary), arguments: ["0s", "-1s", "abc", "5", "2x", "ms"])
     func badDurationsAreUsageErrors(duration: String) async throws {
         // `--timeout 0` is valid: it tries once, as --no-wait.
         for option in ["--lease=\(duration)"] + (duration == "0s" ? [] : ["--timeout=\(duration)"]) {
@@ -116,19 +115,19 @@ import RWLock
         }
     }
 
-    @Test(.enabled(if: binary != nil)) func parseErrorsAreUsageErrors() async throws {
+    @Test(.enabled(if: hasBinary)) func parseErrorsAreUsageErrors() async throws {
         #expect(try await run(["--no-such-flag"]).status == Self.usage)
         #expect(try await run(["write", "cli-bad", "--url", "redis://127.0.0.1:1"]).status == Self.usage)
         #expect(try await run(["write", "cli bad", "--url", "redis://127.0.0.1:1", "--", "true"]).status == Self.usage)
     }
 
-    @Test(.enabled(if: binary != nil)) func helpDocumentsTheExitCodes() async throws {
+    @Test(.enabled(if: hasBinary)) func helpDocumentsTheExitCodes() async throws {
         let result = try await run(["--help"])
         #expect(result.status == 0)
         for code in ["64", "69", "70", "75", "76", "126"] { #expect(result.stdout.contains("\n  \(code) "), "\(code)") }
     }
 
-    @Test(.enabled(if: binary != nil)) func noServerIsNoConnection() async throws {
+    @Test(.enabled(if: hasBinary)) func noServerIsNoConnection() async throws {
         let result = try await run(["write", uniqueName(), "--url", "redis://127.0.0.1:1", "--", "true"])
         #expect(result.status == Self.noConnection)
         #expect(result.stderr.contains("connect"))

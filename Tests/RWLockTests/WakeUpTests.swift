@@ -8,7 +8,7 @@ import Testing
 /// lock's channel stays subscribed for a while after its last waiter.
 /// The re-check interval is set long (3 s, so 1.5 to 4.5 s jittered) so
 /// that any wake-up it had to supply shows.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil), .timeLimit(.minutes(1)))
+@Suite(.enabled(if: LiveEnvironment.hasServer), .timeLimit(.minutes(1)))
 struct WakeUpTests {
     static let redisURL = ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
 
@@ -26,7 +26,8 @@ struct WakeUpTests {
     /// The waiter's SUBSCRIBE crosses a slow link (300 ms each way), so the
     /// holder's release is published before the subscription is active and
     /// Redis drops it. The confirmation of the subscription must send the
-    /// waiter to look again; before that fix it slept 1.5 s or more.
+    /// waiter to look again (about one 600 ms round trip); before that fix
+    /// it slept its re-check interval, here 10 s jittered to at least 5 s.
     @Test func aReleaseBeforeTheSubscriptionIsActiveIsNotLost() async throws {
         let proxy = try LoopbackProxy(upstreamPort: try #require(ProcessProbe.port(of: Self.redisURL)))
         defer { proxy.close() }
@@ -37,9 +38,9 @@ struct WakeUpTests {
             clusterRetryWindow: .zero, subscriberEndpoint: try RedisEndpoint(url: proxy.url))
         defer { client.shutdown() }
         let name = name()
-        let lock = try RWLock(name: name, client: client, options: options())
+        let lock = try RWLock(name: name, client: client, options: .init(lease: .seconds(5), retryInterval: .seconds(10)))
         let holder = try await lock.acquireWrite()
-        let waiter = Task.detached { try await lock.acquireWrite(timeout: .seconds(20)) }
+        let waiter = Task.detached { try await lock.acquireWrite(timeout: .seconds(30)) }
         // The waiter was refused and is subscribing now, across the slow link.
         #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 })
         let released = ContinuousClock.now
@@ -47,22 +48,33 @@ struct WakeUpTests {
         let granted = try await waiter.value
         let waited = ContinuousClock.now - released
         print("release before the subscription was active: the waiter got in \(waited) after it")
-        #expect(waited < .milliseconds(1200), "the waiter slept a re-check interval: \(waited)")
+        // Over three times the round trip; under the 5 s a timer would take.
+        #expect(waited < .seconds(2), "the waiter slept a re-check interval: \(waited)")
         try await granted.release()
     }
 
     /// Readers refused behind a writer's intent wake on that writer's
-    /// release, not on their re-check timer.
+    /// release, not on their re-check timer. The readers are another
+    /// client's than the writer's, so the server refuses them (their own
+    /// client would hold them back without asking); the test waits until
+    /// that client's registry has all three asleep on the channel.
     @Test func readersBehindAnIntentWakeOnTheWritersRelease() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
-        let lock = try RWLock(name: name(), client: client, options: options())
+        let client = try RedisClient(url: nil), readerClient = try RedisClient(url: nil)
+        defer { client.shutdown(); readerClient.shutdown() }
+        let name = name()
+        let lock = try RWLock(name: name, client: client, options: options())
         let first = try await lock.acquireRead()
         let writer = Task.detached { try await lock.acquireWrite(timeout: .seconds(20)) }
         #expect(await ProcessProbe.eventually { (try? await lock.inspect().waiting.count) == 1 })
-        let readers = (0..<3).map { _ in Task.detached { try await lock.acquireRead(timeout: .seconds(20)) } }
-        // All three were refused and are waiting on the channel.
-        #expect(await ProcessProbe.eventually { (try? await channelSubscribers(client, lock)) == 1 })
+        let readerLock = try RWLock(name: name, client: readerClient, options: options())
+        let readers = (0..<3).map { _ in Task.detached { try await readerLock.acquireRead(timeout: .seconds(20)) } }
+        // All three were refused (the intent keeps them out) and sleep on
+        // the channel.
+        #expect(await ProcessProbe.eventually {
+            readerClient.subscriber.watchers(of: readerLock.channel) == 3
+                && readerClient.subscriber.sleepers(on: readerLock.channel) == 3
+        }, "the readers never all waited")
+        #expect(readerLock.acquiresSent.load(ordering: .relaxed) >= 3)
         try await first.release()
         let write = try await writer.value
         let released = ContinuousClock.now
@@ -70,7 +82,9 @@ struct WakeUpTests {
         for reader in readers { try await reader.value.release() }
         let waited = ContinuousClock.now - released
         print("readers behind an intent: in \(waited) after the writer's release")
-        #expect(waited < .milliseconds(1200), "the readers waited for their timer: \(waited)")
+        // The re-check interval is 3 s jittered to 1.5–4.5 s: a reader left to
+        // its timer takes at least 1.5 s, over three times this bound.
+        #expect(waited < .milliseconds(500), "the readers waited for their timer: \(waited)")
     }
 
     /// Repeated contention does not pay a SUBSCRIBE each time: the channel

@@ -7,7 +7,7 @@ extension FieldSafety {
     /// R3 on real servers: a Redis that may evict keys (`maxmemory` with any
     /// policy but `noeviction`) grants no lock unless the user opted out, and
     /// the opt-out really takes the risk the guard exists for.
-    @Suite(.enabled(if: PrivateServer.path != nil), .timeLimit(.minutes(2)))
+    @Suite(.enabled(if: LiveEnvironment.runs(PrivateServer.path != nil)), .timeLimit(.minutes(2)))
     struct EvictionGuardTests {
         static let evictingPolicies = ["volatile-ttl", "volatile-lru", "volatile-lfu", "volatile-random",
                                        "allkeys-lru", "allkeys-lfu", "allkeys-random"]
@@ -100,7 +100,7 @@ extension FieldSafety {
             #expect(first.isValid && second.isValid, "two write leases, both valid: the overlap the guard refuses")
         }
 
-        @Test(.enabled(if: RwlockCommandTests.binary != nil)) func rwlockExits78WithoutRunningCommand() async throws {
+        @Test(.enabled(if: RwlockCommandTests.hasBinary)) func rwlockExits78WithoutRunningCommand() async throws {
             let server = try PrivateServer(["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"])
             try await server.start()
             let files = try ProcessProbe.directory()
@@ -114,6 +114,32 @@ extension FieldSafety {
             let allowed = try await RwlockCommandTests.Run(["write", "cfg", "--url", server.socket, "--allow-eviction"] + command).finish()
             #expect(allowed.status == 0, "\(allowed.stderr)")
             #expect(FileManager.default.fileExists(atPath: ran))
+        }
+    }
+}
+
+extension FieldSafety.EvictionGuardTests {
+    /// R3 where CONFIG is disabled, as managed Redis often has it: the
+    /// guard reads INFO, so it still tells an evicting server from a safe
+    /// one.
+    @Test(arguments: [("allkeys-lru", false), ("noeviction", true)])
+    func theGuardWorksWithConfigDisabled(policy: String, granted: Bool) async throws {
+        let server = try PrivateServer(["--maxmemory", "64mb", "--maxmemory-policy", policy, "--rename-command", "CONFIG", ""])
+        try await server.start()
+        let config = try await server.command(["CONFIG", "GET", "maxmemory"])
+        guard case .error(let message) = config, message.contains("unknown command") else {
+            Issue.record("CONFIG is not disabled: \(config)")
+            return
+        }
+        let client = try client(server)
+        defer { client.shutdown() }
+        let lock = try RWLock(name: "config-off", client: client, options: options())
+        if granted {
+            #expect(try await lock.withWriteLock(timeout: .seconds(2)) { _ in true })
+        } else {
+            let error = await #expect(throws: RWLockError.self) { _ = try await lock.acquireWrite(timeout: .seconds(1)) }
+            #expect(error?.kind == .unsafeServer, "\(String(describing: error))")
+            #expect(error.map(String.init(describing:))?.contains("maxmemory-policy \(policy)") == true)
         }
     }
 }

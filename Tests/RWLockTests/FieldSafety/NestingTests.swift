@@ -7,7 +7,7 @@ extension FieldSafety {
     /// R5: nested scoped use of one lock in one task tree re-enters the outer
     /// hold (no new lease, no round trip, the outer fence) or, for an upgrade,
     /// fails at once; it never waits on itself.
-    @Suite(.enabled(if: ProcessInfo.processInfo.environment["REDIS_URL"] != nil), .timeLimit(.minutes(1)))
+    @Suite(.enabled(if: LiveEnvironment.hasServer), .timeLimit(.minutes(1)))
     struct NestingTests {
         let client: RedisClient
 
@@ -25,7 +25,7 @@ extension FieldSafety {
             return line.flatMap { Int($0.split(separator: "=")[1].prefix(while: \.isNumber)) } ?? 0
         }
 
-        @Test(.enabled(if: PrivateServer.path != nil)) func writeInWriteAndReadInWriteReenterWithTheOuterFence() async throws {
+        @Test(.enabled(if: LiveEnvironment.runs(PrivateServer.path != nil))) func writeInWriteAndReadInWriteReenterWithTheOuterFence() async throws {
             // A server of its own, so that its script count is this test's alone.
             let server = try PrivateServer()
             try await server.start()
@@ -157,6 +157,46 @@ extension FieldSafety {
             #expect(innerFence.value == fence, "the nested body ran under another lease")
             let after = try await lock.inspect().writer
             #expect(after == nil, "not released after the nested body ended")
+        }
+
+        /// A lost lease cancels a nested body that runs in a `Task {}`
+        /// outliving the outer body, as it cancels the outer one: an
+        /// operator evicts the lease, the next renewal is refused, and the
+        /// nested body sees its task cancelled and its call throws
+        /// `.leaseLost`, as does the outer call.
+        @Test func aLostLeaseCancelsANestedBodyInAnOutlivingTask() async throws {
+            // Renewed every 200 ms: the eviction is found within that.
+            let lock = try RWLock(name: "nest-lost-\(UUID().uuidString.prefix(8))", client: client,
+                                  options: .init(lease: .milliseconds(600)))
+            let inside = Box(false), nestedSawCancellation = Box(false), bodyReturned = Box(false)
+            let nestedError = Box<RWLockError?>(nil)
+            let nested = Box<Task<Void, Never>?>(nil)
+            let outer = Task {
+                try await lock.withWriteLock(timeout: .seconds(1)) { _ in
+                    nested.withLock { $0 = Task {
+                        do {
+                            try await lock.withWriteLock(timeout: .milliseconds(200)) { _ in
+                                inside.withLock { $0 = true }
+                                // Works until told to stop, as a body should.
+                                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
+                                nestedSawCancellation.withLock { $0 = true }
+                            }
+                        } catch {
+                            nestedError.withLock { $0 = error as? RWLockError }
+                        }
+                    } }
+                    _ = await ProcessProbe.eventually { inside.value }
+                    bodyReturned.withLock { $0 = true }
+                }
+            }
+            #expect(await ProcessProbe.eventually { bodyReturned.value }, "the outer body never returned")
+            let token = try #require(try await lock.inspect().writer?.token, "the hold was released under the nested body")
+            #expect(try await lock.evict(token: token))
+            let outerError = await #expect(throws: RWLockError.self) { try await outer.value }
+            #expect(outerError?.kind == .leaseLost)
+            await nested.value?.value
+            #expect(nestedSawCancellation.value, "the nested body's task was never cancelled")
+            #expect(nestedError.value?.kind == .leaseLost, "the nested call: \(String(describing: nestedError.value))")
         }
 
         /// A task that outlives the body holds nothing: it acquires afresh.

@@ -20,10 +20,10 @@ extension FieldSafety {
             defer { try? FileManager.default.removeItem(at: files) }
             let (left, late) = (files.appendingPathComponent("left").path, files.appendingPathComponent("late").path)
             let name = "linger-\(UUID().uuidString.prefix(8))"
-            // COMMAND exits at once, leaving a member that works for 2 s more,
-            // renewed (300 ms lease) all along.
-            let holder = try Run(["write", name, "--lease", "300ms", "--", "sh", "-c",
-                                  "(sleep 2; date +%s%N > \"$2\") & date +%s%N > \"$1\"", "job", left, late])
+            // COMMAND exits at once, leaving a member that works for 3 s more,
+            // renewed (1 s lease, every third of it) all along.
+            let holder = try Run(["write", name, "--lease", "1s", "--", "sh", "-c",
+                                  "(sleep 3; date +%s%N > \"$2\") & date +%s%N > \"$1\"", "job", left, late])
             #expect(await ProcessProbe.eventually { !ProcessProbe.timestamps(in: left).isEmpty })
             // Probe with --no-wait until the member is done; a probe that ended
             // before the member wrote its file tried while the member still ran.

@@ -18,6 +18,19 @@ final class LoopbackProxy: Sendable {
     private let upstreamPort: UInt16
     private let silenced = Atomic<Bool>(false)
     private let sockets = Mutex<[Int32]>([])
+    /// What clients sent through the proxy to the server and what it
+    /// answered, parsed (see ``forwarded``).
+    private let log = Mutex<[Exchange]>([])
+
+    /// One command a client sent through the proxy, and the first line of
+    /// the server's reply once it has passed back (`:1`, `*3`,
+    /// `-NOSCRIPT No matching script…`).
+    struct Exchange: Sendable {
+        var words: [String]
+        var reply: String?
+        /// A reply array's elements: bulk strings and integers as text.
+        var replyWords: [String] = []
+    }
 
     /// Listens on a free loopback port and forwards to `upstreamPort` there.
     init(upstreamPort: UInt16) throws {
@@ -49,6 +62,16 @@ final class LoopbackProxy: Sendable {
     /// connection's traffic.
     func delay(by latency: Duration) { delayMicroseconds.store(latency.wholeMicroseconds, ordering: .sequentiallyConsistent) }
     private let delayMicroseconds = Atomic<Int64>(0)
+
+    /// Every command a client sent through this proxy that reached the
+    /// server, as words (`["EVALSHA", sha, "7", key, …]`), in the order
+    /// forwarded: what the server was asked, not what a client says it sent.
+    var forwarded: [Exchange] { log.withLock { $0 } }
+
+    /// Delays only the server's replies from now on (the requests go at
+    /// once): a reply that comes back late, as over a congested link.
+    func delayReplies(by latency: Duration) { replyDelayMicroseconds.store(latency.wholeMicroseconds, ordering: .sequentiallyConsistent) }
+    private let replyDelayMicroseconds = Atomic<Int64>(0)
 
     /// Stops accepting and ends every forwarded connection. Descriptors are
     /// shut down here but closed only by the threads using them, so no
@@ -91,23 +114,53 @@ final class LoopbackProxy: Sendable {
                 continue
             }
             sockets.withLock { $0 += [client, server] }
-            for (from, to) in [(client, server), (server, client)] {
-                Thread { [self] in pump(from: from, to: to) }.start()
+            let connection = Connection()
+            Thread { [self] in pump(from: client, to: server, request: true, connection: connection) }.start()
+            Thread { [self] in pump(from: server, to: client, request: false, connection: connection) }.start()
+        }
+    }
+
+    private func record(_ values: [RESPParser.Value], request: Bool, connection: Connection) {
+        log.withLock { log in
+            connection.unanswered.withLock { unanswered in
+                for value in values {
+                    if request {
+                        unanswered.append(log.count)
+                        log.append(Exchange(words: value.words))
+                    } else if !unanswered.isEmpty {
+                        let exchange = unanswered.removeFirst()
+                        log[exchange].reply = value.firstLine
+                        log[exchange].replyWords = value.words
+                    }
+                }
             }
         }
     }
 
-    private func pump(from: Int32, to: Int32) {
+    /// A forwarded connection's exchanges still waiting for their replies
+    /// (the log's indices), oldest first: the server answers in order.
+    private final class Connection: Sendable {
+        let unanswered = Mutex<[Int]>([])
+    }
+
+    private func pump(from: Int32, to: Int32, request: Bool, connection: Connection) {
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var parser = RESPParser()
         while true {
             let count = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
             if silenced.load(ordering: .sequentiallyConsistent) { continue }
-            let delay = delayMicroseconds.load(ordering: .sequentiallyConsistent)
+            var delay = delayMicroseconds.load(ordering: .sequentiallyConsistent)
+            if !request { delay += replyDelayMicroseconds.load(ordering: .sequentiallyConsistent) }
             if delay > 0 { usleep(UInt32(delay)) }
+            // Logged before it is forwarded: a reply can then never come
+            // back before its command is in the log.
+            let values = parser.feed(buffer[..<count])
+            if !values.isEmpty { record(values, request: request, connection: connection) }
             let written = buffer.withUnsafeBytes { send(to, $0.baseAddress, count, Int32(MSG_NOSIGNAL)) }
             guard written == count else { break }
         }
+
         // One side closed (not a silenced one: silence never closes), or the
         // proxy was closed. The pump reading `to` stops too; the second pump
         // to finish closes both.
@@ -125,6 +178,67 @@ final class LoopbackProxy: Sendable {
     }
     /// Connections (as their two descriptors) with one pump finished.
     private let finishedPumps = Mutex<Set<Set<Int32>>>([])
+}
+
+/// Splits a RESP byte stream into whole values: a client's commands (arrays
+/// of bulk strings, as hiredis formats every command) or a server's
+/// replies, of which the first line is kept.
+private struct RESPParser {
+    struct Value {
+        var firstLine: String
+        /// An array's elements (a command's words): bulk strings and
+        /// integers as text, anything else as its first line.
+        var words: [String]
+    }
+    private var pending: [UInt8] = []
+
+    mutating func feed(_ bytes: ArraySlice<UInt8>) -> [Value] {
+        pending += bytes
+        var values: [Value] = []
+        while true {
+            var index = 0
+            guard let value = Self.value(in: pending, at: &index) else { break }
+            values.append(value)
+            pending.removeFirst(index)
+        }
+        return values
+    }
+
+    /// The whole value at `index` (moved past it), or nil if incomplete.
+    private static func value(in bytes: [UInt8], at index: inout Int) -> Value? {
+        guard let first = line(in: bytes, at: &index), let type = first.first else { return nil }
+        let number = Int(first.dropFirst()) ?? 0
+        switch type {
+        case "$":
+            guard number >= 0 else { return Value(firstLine: first, words: []) }
+            guard index + number + 2 <= bytes.count else { return nil }
+            let text = String(decoding: bytes[index..<index + number], as: UTF8.self)
+            index += number + 2
+            return Value(firstLine: first, words: [text])
+        case "*":
+            var words: [String] = []
+            for _ in 0..<max(number, 0) {
+                guard let element = value(in: bytes, at: &index) else { return nil }
+                switch element.firstLine.first {
+                case "$": words.append(element.words.first ?? "")
+                case ":": words.append(String(element.firstLine.dropFirst()))
+                default: words.append(element.firstLine)
+                }
+            }
+            return Value(firstLine: first, words: words)
+        default:
+            return Value(firstLine: first, words: [])
+        }
+    }
+
+    private static func line(in bytes: [UInt8], at index: inout Int) -> String? {
+        guard index < bytes.count, let end = bytes[index...].firstIndex(of: UInt8(ascii: "\r")), end + 1 < bytes.count else {
+            return nil
+        }
+        let text = String(decoding: bytes[index..<end], as: UTF8.self)
+        index = end + 2
+        return text
+    }
 }
 
 extension Duration {
