@@ -31,7 +31,6 @@ enum LiveEnvironment {
     /// when required (it then fails on what is missing).
     static func runs(_ available: Bool) -> Bool { required || available }
     static var hasServer: Bool { runs(redisURL != nil) }
-    static var hasScriptCheck: Bool { runs(scriptCheckBinary != nil) }
 
     struct Missing: Error, CustomStringConvertible {
         let description: String

@@ -86,7 +86,7 @@ extension ClusterTests {
 
         /// The rwlock command's own overlap test, with --url pointing at the
         /// cluster: five processes, one at a time inside.
-        @Test(.enabled(if: RwlockCommandTests.hasBinary)) func rwlockProcessesDoNotOverlap() async throws {
+        @Test func rwlockProcessesDoNotOverlap() async throws {
             let name = uniqueName()
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-cluster-log-\(UUID().uuidString)")
             FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -140,7 +140,7 @@ extension ClusterTests.Routing {
     /// `rwlock --replicas N` on the cluster: one replica per master confirms
     /// a grant (COMMAND runs, exit 0); two cannot, so the grant is released
     /// unused and rwlock exits 69 without running COMMAND.
-    @Test(.enabled(if: RwlockCommandTests.hasBinary)) func rwlockReplicasCountsConfirmedGrantsOnly() async throws {
+    @Test func rwlockReplicasCountsConfirmedGrantsOnly() async throws {
         let name = "c-replicas-\(UUID().uuidString.prefix(8))"
         let marker = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-replicas-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: marker) }

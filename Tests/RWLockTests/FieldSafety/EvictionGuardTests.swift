@@ -100,7 +100,7 @@ extension FieldSafety {
             #expect(first.isValid && second.isValid, "two write leases, both valid: the overlap the guard refuses")
         }
 
-        @Test(.enabled(if: RwlockCommandTests.hasBinary)) func rwlockExits78WithoutRunningCommand() async throws {
+        @Test func rwlockExits78WithoutRunningCommand() async throws {
             let server = try PrivateServer(["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"])
             try await server.start()
             let files = try ProcessProbe.directory()

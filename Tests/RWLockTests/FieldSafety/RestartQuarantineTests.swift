@@ -43,7 +43,7 @@ extension FieldSafety {
         /// waits. With the quarantine, it is granted only after the first job is
         /// dead; without it (`--restart-quarantine 0`, the control) it is
         /// granted at once while the first job still runs.
-        @Test(.enabled(if: RwlockCommandTests.hasBinary), arguments: [true, false])
+        @Test(arguments: [true, false])
         func aRestartUnderAHeldLeaseAdmitsNoSecondWriter(quarantined: Bool) async throws {
             let server = try PrivateServer()
             try await server.start()

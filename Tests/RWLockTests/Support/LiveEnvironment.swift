@@ -8,7 +8,9 @@ import Testing
 /// over the paths it built (`RWLOCK_BINARY`). There no suite may skip: each
 /// runs, and what is missing fails it with a message naming it
 /// (``LiveEnvironmentTests`` says so up front). Run by hand without them,
-/// `swift test` skips the suites whose server or binary is absent.
+/// `swift test` skips the suites whose server is absent; the executables are
+/// this package's own products, built with the tests, so a missing one
+/// always fails.
 enum LiveEnvironment {
     private static let variables = ProcessInfo.processInfo.environment
 

@@ -4,8 +4,9 @@ import Testing
 /// The `script-check` executable's promises: exit codes, output formats.
 /// Runs the binary SwiftPM built next to this test bundle.
 @Suite(.timeLimit(.minutes(2))) struct CommandLineTests {
+    /// A product of this package, built with the tests: missing, the tests
+    /// fail rather than skip.
     static let binary = LiveEnvironment.scriptCheckBinary
-    static let hasBinary = LiveEnvironment.hasScriptCheck
 
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -56,18 +57,18 @@ import Testing
         return directory.path
     }
 
-    @Test(.enabled(if: hasBinary)) func missingDirectoryIsASetupError() async throws {
+    @Test func missingDirectoryIsASetupError() async throws {
         let result = try await run(["--lua-dir", "/nonexistent/lua"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("no such Lua directory"))
     }
 
-    @Test(.enabled(if: hasBinary)) func unknownOptionIsAUsageError() async throws {
+    @Test func unknownOptionIsAUsageError() async throws {
         let result = try await run(["--no-such-flag"])
         #expect(result.status == 2)
     }
 
-    @Test(.enabled(if: hasBinary)) func badDesignExitsOneWithInvariantAndTimeline() async throws {
+    @Test func badDesignExitsOneWithInvariantAndTimeline() async throws {
         let fixture = try fixtureDirectory("write-ignores-readers")
         defer { try? FileManager.default.removeItem(atPath: fixture) }
         let result = try await run(["--lua-dir", fixture, "--seed", "5", "--runs", "10", "--depth", "4"])
@@ -77,7 +78,7 @@ import Testing
         #expect(result.stdout.contains("--seed 5"))
     }
 
-    @Test(.enabled(if: hasBinary)) func jsonReportIsOneObject() async throws {
+    @Test func jsonReportIsOneObject() async throws {
         let fixture = try fixtureDirectory("read-ignores-intent")
         defer { try? FileManager.default.removeItem(atPath: fixture) }
         let result = try await run(["--lua-dir", fixture, "--seed", "9", "--runs", "10", "--depth", "4", "--json"])
@@ -88,7 +89,7 @@ import Testing
         #expect(object?["ok"] as? Bool == false)
     }
 
-    @Test(.enabled(if: hasBinary)) func goodScriptsPassASmallRun() async throws {
+    @Test func goodScriptsPassASmallRun() async throws {
         let result = try await run(["--lua-dir", Self.packageRoot.appendingPathComponent("lua").path,
                               "--seed", "3", "--runs", "20", "--depth", "4"])
         #expect(result.status == 0)
@@ -96,7 +97,7 @@ import Testing
         #expect(result.stdout.contains("peak memory"))
     }
 
-    @Test(.enabled(if: hasBinary)) func evalPrintsLikeRedisCli() async throws {
+    @Test func evalPrintsLikeRedisCli() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("eval-\(UUID().uuidString).lua")
         try Data("return {KEYS[1], ARGV[1], 3.7, {err='no'}}".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
