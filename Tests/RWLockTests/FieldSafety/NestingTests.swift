@@ -192,10 +192,14 @@ extension FieldSafety {
             #expect(await ProcessProbe.eventually { bodyReturned.value }, "the outer body never returned")
             let token = try #require(try await lock.inspect().writer?.token, "the hold was released under the nested body")
             #expect(try await lock.evict(token: token))
+            // Renewals come every 200 ms; ten seconds is a bound, not a guess.
+            let cancelled = await ProcessProbe.eventually(within: .seconds(10)) { nestedSawCancellation.value }
+            #expect(cancelled, "the nested body's task was never cancelled")
+            // Left running, it would hold the outer call (and this test) forever.
+            if !cancelled { nested.value?.cancel() }
             let outerError = await #expect(throws: RWLockError.self) { try await outer.value }
             #expect(outerError?.kind == .leaseLost)
             await nested.value?.value
-            #expect(nestedSawCancellation.value, "the nested body's task was never cancelled")
             #expect(nestedError.value?.kind == .leaseLost, "the nested call: \(String(describing: nestedError.value))")
         }
 
