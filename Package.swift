@@ -26,10 +26,18 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // Sockets and TLS under the connections (OpenSSL; hiredis 0.14, which
+        // Debian 12 ships, has no TLS of its own).
+        .systemLibrary(
+            name: "CTransport",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "RWLock",
             dependencies: [
                 "CHiredis",
+                "CTransport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],

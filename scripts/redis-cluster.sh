@@ -2,11 +2,18 @@
 # A throwaway local Redis Cluster for tests: 3 masters and 3 replicas of
 # redis-server on free 127.0.0.1 ports, no persistence, files under DIR.
 #
-#   scripts/redis-cluster.sh start DIR
+#   scripts/redis-cluster.sh start DIR [--tls PKI]
 #       Starts the six nodes (DIR/node-PORT/ holds redis.conf, nodes.conf,
 #       redis.log, redis.pid), creates the cluster and waits (up to 60 s) until
 #       it is healthy. The last line of stdout is the URL to use:
 #         redis+cluster://127.0.0.1:P1,...,127.0.0.1:P6   (masters first)
+#       With --tls PKI (a directory made by scripts/make-test-pki.sh), each
+#       node also serves TLS on port P+20000 with PKI's server-ip certificate,
+#       and the cluster bus and replication run over TLS (tls-cluster yes,
+#       tls-replication yes); the URL is then
+#         rediss+cluster://127.0.0.1:P1+20000,...
+#       Clients verify the nodes with PKI/ca.crt. The plain port stays open
+#       for this script's own redis-cli.
 #       Progress goes to stderr. On failure: an error, the node logs' tails,
 #       the started nodes stopped, exit 1. Refuses (exit 1) when DIR already
 #       has a running node.
@@ -31,7 +38,7 @@ ping_wait_s=30
 
 usage() {
   cat >&2 <<EOF
-usage: $0 start DIR
+usage: $0 start DIR [--tls PKI]
        $0 stop DIR
        $0 restart DIR PORT
 EOF
@@ -213,10 +220,11 @@ wait_gone() {
 # connections could take them before the node binds) and without a node
 # directory in DIR already. Arguments: ports to exclude.
 pick_ports() {
-  python3 - "$nodes" "$@" <<'PY'
-import random, socket, sys
+  TLS_OFFSET=$([ -n "$tls_pki" ] && echo 20000 || echo 0) python3 - "$nodes" "$@" <<'PY'
+import os, random, socket, sys
 
 count = int(sys.argv[1])
+tls = int(os.environ.get("TLS_OFFSET", "0"))
 exclude = {int(p) for p in sys.argv[2:]}
 try:
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
@@ -224,8 +232,8 @@ try:
 except (OSError, ValueError):
     lo, hi = 32768, 60999
 ephemeral = lambda p: lo <= p <= hi
-candidates = [p for p in range(10000, 65535 - 10000 + 1)
-              if not ephemeral(p) and not ephemeral(p + 10000)]
+candidates = [p for p in range(10000, 65535 - max(10000, tls) + 1)
+              if not ephemeral(p) and not ephemeral(p + 10000) and not (tls and ephemeral(p + tls))]
 if len(candidates) < 100:
     candidates = list(range(20000, 40001))
 random.shuffle(candidates)
@@ -242,11 +250,11 @@ def bindable(port):
 
 chosen, taken = [], set(exclude)
 for p in candidates:
-    if p in taken or p + 10000 in taken:
+    if p in taken or p + 10000 in taken or (tls and p + tls in taken):
         continue
-    if bindable(p) and bindable(p + 10000):
+    if bindable(p) and bindable(p + 10000) and (not tls or bindable(p + tls)):
         chosen.append(p)
-        taken.update((p, p + 10000))
+        taken.update((p, p + 10000, p + tls))
         if len(chosen) == count:
             break
 if len(chosen) < count:
@@ -290,6 +298,18 @@ repl-ping-replica-period 1
 # a restarted node would load.
 repl-diskless-load swapdb
 EOF
+  if [ -n "$tls_pki" ]; then
+    cat >>"$node_dir/redis.conf" <<EOF
+# TLS beside the plain port: clients, the cluster bus and replication.
+tls-port $((port + 20000))
+tls-cert-file $(conf_quote "$tls_pki/server-ip.crt")
+tls-key-file $(conf_quote "$tls_pki/server-ip.key")
+tls-ca-cert-file $(conf_quote "$tls_pki/ca.crt")
+tls-auth-clients optional
+tls-cluster yes
+tls-replication yes
+EOF
+  fi
 }
 
 # launch_node NODE_DIR: starts (daemonizes) the node from its redis.conf,
@@ -386,7 +406,15 @@ cluster_url() {
       url+=",127.0.0.1:$port"
     done < <(awk -v m="$id" '$3 ~ /slave/ && $4 == m { a = $2; sub(/@.*/, "", a); sub(/.*:/, "", a); print a }' <<<"$nodes_out" | sort -n)
   done
-  echo "redis+cluster://$url"
+  if [ -n "$tls_pki" ]; then
+    # The same nodes, by their TLS ports.
+    local tls_url="" node
+    IFS=, read -r -a listed <<<"$url"
+    for node in "${listed[@]}"; do tls_url+="${tls_url:+,}127.0.0.1:$((${node##*:} + 20000))"; done
+    echo "rediss+cluster://$tls_url"
+  else
+    echo "redis+cluster://$url"
+  fi
 }
 
 # ---------------------------------------------------------------- commands
@@ -500,9 +528,15 @@ cmd_restart() {
 }
 
 [ $# -ge 1 ] || usage
+tls_pki=""
 case "$1" in
   start)
-    [ $# -eq 2 ] && [ -n "$2" ] || usage
+    [ $# -eq 2 ] || [ $# -eq 4 ] || usage
+    [ -n "$2" ] || usage
+    if [ $# -eq 4 ]; then
+      [ "$3" = --tls ] && [ -f "$4/ca.crt" ] || usage
+      tls_pki=$(abs_dir "$4")
+    fi
     cmd_start "$2" ;;
   stop)
     [ $# -eq 2 ] && [ -n "$2" ] || usage

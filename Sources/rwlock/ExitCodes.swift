@@ -64,10 +64,10 @@ enum Exit {
         if let error = error as? RWLockError {
             switch error.kind {
             case .invalidConfiguration: code = usage
-            case .connection, .shutdown, .notReplicated: code = noConnection
+            case .connection, .tls, .shutdown, .notReplicated: code = noConnection
             case .timedOut: code = timedOut
             case .leaseLost: code = leaseLost
-            case .unsafeServer: code = unsafeServer
+            case .unsafeServer, .permissionDenied: code = unsafeServer
             default: code = server
             }
         } else {

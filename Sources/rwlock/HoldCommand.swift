@@ -40,8 +40,7 @@ struct HoldOptions: ParsableArguments {
             transform: parseDuration)
     var cap: Duration?
 
-    @Option(help: ArgumentHelp("Redis URL (redis://, unix://, or redis+cluster://host:port,... for a cluster); default: $REDIS_URL, else redis://127.0.0.1:6379.", valueName: "url"))
-    var url: String?
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(help: ArgumentHelp(
         "Count a grant or renewal only once N replicas confirm it (WAIT, up to a third of the lease or 1s); "
@@ -192,7 +191,7 @@ nonisolated(unsafe) var signalSources: [any DispatchSourceSignal] = []
 func runHolding(_ mode: Lease.Mode, _ options: HoldOptions, preferReaders: Bool) async -> Never {
     let lock: RWLock
     do {
-        let client = try RedisClient(url: options.url)
+        let client = try options.connection.client()
         lock = try RWLock(name: options.name, client: client, options: options.lockOptions(preferReaders: preferReaders))
     } catch {
         Exit.fail(error)

@@ -28,6 +28,9 @@ struct EndpointParsingTests {
              RedisEndpoint(address: .unixSocket(path: "/tmp/r.sock"), username: "bob", password: "pw", database: 1)),
             ("unix:///tmp/my%20dir/r.sock", RedisEndpoint(address: .unixSocket(path: "/tmp/my dir/r.sock"))),
             ("/var/run/redis/redis.sock", RedisEndpoint(address: .unixSocket(path: "/var/run/redis/redis.sock"))),
+            ("rediss://cache.example:6380", RedisEndpoint(address: .tcp(host: "cache.example", port: 6380), tls: TLSConfiguration())),
+            ("REDISS://u:p@10.0.0.1/2",
+             RedisEndpoint(address: .tcp(host: "10.0.0.1", port: 6379), username: "u", password: "p", database: 2, tls: TLSConfiguration())),
         ])
     func accepted(url: String, expected: RedisEndpoint) throws {
         #expect(try RedisEndpoint(url: url) == expected)
@@ -39,7 +42,8 @@ struct EndpointParsingTests {
             ("", "empty"),
             ("localhost:6379", "no scheme"),
             ("http://host", "unsupported scheme"),
-            ("rediss://host", "TLS"),
+            ("rediss://host?db=1", "query"),
+            ("rediss+cluster://host:7000", "Redis Cluster"),
             ("redis://host:0", "port"),
             ("redis://host:65536", "port"),
             ("redis://host:abc", "port"),
@@ -68,6 +72,18 @@ struct EndpointParsingTests {
         let message = error?.description ?? ""
         #expect(message.contains(mentions), "\(message)")
         #expect(message.contains("expected redis://"), "\(message)")
+    }
+
+    /// A TLS cluster URL: every seed speaks TLS, and so does every node the
+    /// client learns of; descriptions keep the scheme.
+    @Test func tlsClusterURLsMarkEverySeed() throws {
+        guard case .cluster(let seeds) = try RedisDeployment(url: "rediss+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001") else {
+            Issue.record("not parsed as a cluster")
+            return
+        }
+        #expect(seeds.count == 2 && seeds.allSatisfy { $0.tls == TLSConfiguration() })
+        #expect(try RedisDeployment(url: "rediss+cluster://:pw@10.0.0.1:7000").description == "rediss+cluster://:***@10.0.0.1:7000")
+        #expect(try RedisEndpoint(url: "rediss://:pw@host:6380").description == "rediss://:***@host:6380")
     }
 
     @Test func errorsAndDescriptionsNeverShowThePassword() throws {

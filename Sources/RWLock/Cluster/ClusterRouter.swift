@@ -327,7 +327,8 @@ final class ClusterRouter: Sendable {
     /// The node's endpoint with the seeds' login; a cluster has database 0 only.
     private func endpoint(for node: NodeAddress) -> RedisEndpoint {
         let login = configuration.seeds[0]
-        return RedisEndpoint(address: .tcp(host: node.host, port: node.port), username: login.username, password: login.password)
+        return RedisEndpoint(
+            address: .tcp(host: node.host, port: node.port), username: login.username, password: login.password, tls: login.tls)
     }
 
     private func pause(_ backoff: inout Duration, until giveUp: ContinuousClock.Instant) async throws {

@@ -6,7 +6,9 @@ import Glibc
 import Musl
 #endif
 
-/// One blocking connection to Redis through hiredis.
+/// One blocking connection to Redis: hiredis formats the commands and
+/// decodes the replies, ``Transport`` moves the bytes (TCP, a unix socket,
+/// or TLS).
 ///
 /// This is the only file that calls hiredis or touches its pointers: every
 /// other part of RWLock sees ``RESPValue``s and ``RWLockError``s.
@@ -17,17 +19,19 @@ import Musl
 /// one from Swift's cooperative thread pool (an `async` function) except in
 /// tests.
 ///
-/// When a call fails at the connection level (I/O error, timeout, EOF,
-/// undecodable reply) the connection is *broken*: the hiredis context is
-/// freed at once, ``isBroken`` becomes true and every later call throws. The
-/// owner discards it and opens a new one; hiredis's own reconnect is not
-/// used, because a half-sent command must never be silently retried on a
-/// lock.
+/// A command's whole exchange, the write and every read of its reply, has
+/// one deadline: the command timeout from when it was sent. When a call
+/// fails at the connection level (I/O error, timeout, EOF, undecodable
+/// reply) the connection is *broken*: it is closed at once, ``isBroken``
+/// becomes true and every later call throws. The owner discards it and
+/// opens a new one: a half-sent command must never be silently retried on
+/// a lock.
 ///
-/// Writing to a socket the server has closed raises SIGPIPE, which kills the
-/// process unless SIGPIPE is ignored or blocked on the calling thread.
-/// ``RedisClient``'s worker threads block it; a direct user (a test, a tool)
-/// must do one or the other.
+/// Plain sockets are written with MSG_NOSIGNAL, but OpenSSL writes TLS with
+/// write(2), which raises SIGPIPE on a socket the server closed: SIGPIPE
+/// must be ignored or blocked on the calling thread. ``RedisClient``'s
+/// worker threads block it; a direct user (a test, a tool) must do one or
+/// the other.
 final class HiredisConnection {
     /// The server this connection talks to.
     let endpoint: RedisEndpoint
@@ -35,81 +39,72 @@ final class HiredisConnection {
     /// broken. Blocking commands (BLPOP...) must stay below it.
     let commandTimeout: Duration
 
-    /// The hiredis context; nil once the connection is broken or closed.
-    private var context: UnsafeMutablePointer<redisContext>?
+    /// The byte stream; nil once the connection is broken or closed.
+    private var transport: Transport?
+    /// hiredis's reply reader, holding bytes read but not yet decoded.
+    private let reader: UnsafeMutablePointer<redisReader>
 
     /// The server's INFO as read for ``ServerRequirements``, once per
     /// connection (a restart breaks the connection, so it cannot go stale);
     /// nil until a command first needs it.
     var serverProfile: ServerProfile?
 
-    /// True once a call failed at the connection level or ``close()`` ran.
-    var isBroken: Bool { context == nil }
+    /// Whether a reply has come back on this connection yet: a server that
+    /// drops a connection before its first reply says something about the
+    /// connection's setup (TLS, a client certificate), not the command.
+    private var answered = false
 
-    /// Connects, sets the command timeout, then sends `AUTH` (when the
-    /// endpoint has a password) and `SELECT` (when its database is not 0).
+    /// True once a call failed at the connection level or ``close()`` ran.
+    var isBroken: Bool { transport == nil }
+
+    /// Connects (and, for TLS, completes the handshake) within
+    /// `connectTimeout`, then sends `AUTH` (when the endpoint has a
+    /// password) and `SELECT` (when its database is not 0).
     ///
     /// - Throws: ``RWLockError`` — `.invalidConfiguration` for a non-positive
-    ///   timeout, `.connection` when the server cannot be reached (the message
-    ///   carries hiredis's error text), `.server` when Redis rejects `AUTH` or
-    ///   `SELECT` (for example `WRONGPASS ...`).
+    ///   timeout or unusable TLS files, `.connection` when the server cannot
+    ///   be reached, `.tls` when the TLS handshake or the server's
+    ///   certificate fails (the message says which check), `.server` when
+    ///   Redis rejects `AUTH` or `SELECT` (for example `WRONGPASS ...`).
     init(endpoint: RedisEndpoint, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(2)) throws {
         for (name, value) in [("connect timeout", connectTimeout), ("command timeout", commandTimeout)] {
             guard value > .zero else {
                 throw RWLockError.invalidConfiguration("the \(name) must be positive, got \(value)")
             }
         }
+        guard let reader = redisReaderCreate() else {
+            throw RWLockError.connection("cannot connect to \(endpoint): hiredis could not allocate a reader")
+        }
         self.endpoint = endpoint
         self.commandTimeout = commandTimeout
-
-        let connectTimeval = Self.makeTimeval(connectTimeout)
-        let newContext: UnsafeMutablePointer<redisContext>? =
-            switch endpoint.address {
-            case .tcp(let host, let port): redisConnectWithTimeout(host, Int32(port), connectTimeval)
-            case .unixSocket(let path): redisConnectUnixWithTimeout(path, connectTimeval)
-            }
-        // hiredis returns NULL only when it could not allocate the context.
-        guard let newContext else {
-            throw RWLockError.connection("cannot connect to \(endpoint): hiredis could not allocate a context")
-        }
-        if chiredis_err(newContext) != 0 {
-            let reason = String(cString: chiredis_errstr(newContext))
-            redisFree(newContext)
-            throw RWLockError.connection("cannot connect to \(endpoint): \(reason)")
-        }
-        context = newContext
-        // hiredis opens its socket without close-on-exec: a process this one
-        // starts (rwlock's COMMAND) must not hold the connection open.
-        _ = fcntl(newContext.pointee.fd, F_SETFD, FD_CLOEXEC)
-
-        // From here on a throw runs deinit, which frees the context.
-        guard redisSetTimeout(newContext, Self.makeTimeval(commandTimeout)) == REDIS_OK else {
-            throw breakConnection()
+        self.reader = reader
+        do {
+            transport = try Transport(endpoint: endpoint, deadline: Transport.deadline(after: connectTimeout))
+        } catch {
+            throw Self.connectError(error, endpoint: endpoint)
         }
         try logIn()
     }
 
     deinit {
-        if let context { redisFree(context) }
+        transport?.close()
+        redisReaderFree(reader)
     }
 
     /// Closes the connection now instead of at deinit. Later calls throw.
     func close() {
-        if let context { redisFree(context) }
-        context = nil
+        transport?.close()
+        transport = nil
     }
 
     /// Whether the server has closed this idle connection (it restarted, a
-    /// cluster node was killed, CLIENT KILL, idle timeout): checked with a
-    /// zero-timeout poll(2) before a command is sent, so the command goes to
-    /// a fresh connection instead of failing with an outcome the caller
-    /// cannot know. An idle request/reply connection never has data waiting,
-    /// so anything readable (EOF, an error) means it is finished; it is then
-    /// closed.
+    /// cluster node was killed, CLIENT KILL, idle timeout): checked without
+    /// waiting before a command is sent, so the command goes to a fresh
+    /// connection instead of failing with an outcome the caller cannot
+    /// know. A finished connection is then closed.
     func isClosedByPeer() -> Bool {
-        guard let context else { return true }
-        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&descriptor, 1, 0) > 0, descriptor.revents != 0 else { return false }
+        guard let transport else { return true }
+        guard transport.problemWhileIdle() != nil else { return false }
         close()
         return true
     }
@@ -121,16 +116,10 @@ final class HiredisConnection {
     /// ``RESPValue/error(_:)``, not as a throw.
     ///
     /// - Throws: ``RWLockError`` `.connection` (I/O error, timeout, server
-    ///   closed the connection) or `.protocolError`; either breaks the
+    ///   closed the connection), `.tls` or `.protocolError`; each breaks the
     ///   connection.
     func command(_ args: [[UInt8]]) throws -> RESPValue {
-        let context = try usableContext()
-        let raw = try Self.withArgv(args) { argc, argv, argvlen in
-            redisCommandArgv(context, argc, argv, argvlen)
-        }
-        guard let raw else { throw breakConnection() }
-        defer { freeReplyObject(raw) }
-        return try decodeOrBreak(raw)
+        try pipeline([args])[0]
     }
 
     /// Sends all commands in one write, then reads one reply per command, in
@@ -139,23 +128,18 @@ final class HiredisConnection {
     /// - Throws: as ``command(_:)``; the replies already read are lost and
     ///   the connection is broken, since the stream is no longer in step.
     func pipeline(_ commands: [[[UInt8]]]) throws -> [RESPValue] {
-        let context = try usableContext()
-        for args in commands {
-            let status = try Self.withArgv(args) { argc, argv, argvlen in
-                redisAppendCommandArgv(context, argc, argv, argvlen)
-            }
-            // Only fails when out of memory; the output buffer may then hold a
-            // partial command, so the connection cannot be reused.
-            guard status == REDIS_OK else { throw breakConnection() }
-        }
+        let deadline = Transport.deadline(after: commandTimeout)
+        try send(commands, deadline: deadline)
         var replies: [RESPValue] = []
         replies.reserveCapacity(commands.count)
-        for _ in commands {
-            var raw: UnsafeMutableRawPointer? = nil
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw breakConnection() }
-            defer { freeReplyObject(raw) }
-            replies.append(try decodeOrBreak(raw))
+        while replies.count < commands.count {
+            if let reply = try decodedReply() {
+                replies.append(reply)
+            } else {
+                try receive(deadline: deadline)
+            }
         }
+        answered = true
         return replies
     }
 
@@ -167,15 +151,7 @@ final class HiredisConnection {
     ///
     /// - Throws: as ``command(_:)``; the connection is then broken.
     func sendWithoutReply(_ args: [[UInt8]]) throws {
-        let context = try usableContext()
-        let status = try Self.withArgv(args) { argc, argv, argvlen in
-            redisAppendCommandArgv(context, argc, argv, argvlen)
-        }
-        guard status == REDIS_OK else { throw breakConnection() }
-        var done: Int32 = 0
-        while done == 0 {
-            guard redisBufferWrite(context, &done) == REDIS_OK else { throw breakConnection() }
-        }
+        try send([args], deadline: Transport.deadline(after: commandTimeout))
     }
 
     /// The next reply the server pushes on a subscribed connection (a
@@ -183,41 +159,87 @@ final class HiredisConnection {
     /// until `wakeDescriptor` becomes readable; nil if neither brought one.
     ///
     /// Unlike ``command(_:)``, running out of time does not break the
-    /// connection: the wait is poll(2) on the socket, and hiredis reads only
-    /// once data is there.
+    /// connection: the wait is poll(2) on the socket, and the transport
+    /// reads only once data is there.
     ///
-    /// - Throws: ``RWLockError`` `.connection` (EOF, I/O error) or
-    ///   `.protocolError`; either breaks the connection.
+    /// - Throws: ``RWLockError`` `.connection` (EOF, I/O error), `.tls` or
+    ///   `.protocolError`; each breaks the connection.
     func nextPushedReply(waitingUpTo timeout: Duration, orUntilReadable wakeDescriptor: Int32) throws -> RESPValue? {
-        let context = try usableContext()
-        if let buffered = try bufferedReply(context) { return buffered }
-        var descriptors = [
-            pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
-        ]
-        let milliseconds = Int32(clamping: max(timeout.wholeMilliseconds, 0))
-        // A negative result is EINTR or the like: report nothing, try again later.
-        guard poll(&descriptors, 2, milliseconds) > 0, descriptors[0].revents != 0 else { return nil }
-        guard redisBufferRead(context) == REDIS_OK else { throw breakConnection() }
-        return try bufferedReply(context)
-    }
-
-    /// A reply already read into hiredis's buffer, if a whole one is there.
-    private func bufferedReply(_ context: UnsafeMutablePointer<redisContext>) throws -> RESPValue? {
-        var raw: UnsafeMutableRawPointer? = nil
-        guard redisGetReplyFromReader(context, &raw) == REDIS_OK else { throw breakConnection() }
-        guard let raw else { return nil }
-        defer { freeReplyObject(raw) }
-        return try decodeOrBreak(raw)
+        let transport = try usableTransport()
+        if let buffered = try decodedReply() { return buffered }
+        if !transport.hasBufferedBytes {
+            var descriptors = [
+                pollfd(fd: transport.descriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
+            ]
+            let milliseconds = Int32(clamping: max(timeout.wholeMilliseconds, 0))
+            // A negative result is EINTR or the like: report nothing, try again later.
+            guard poll(&descriptors, 2, milliseconds) > 0, descriptors[0].revents != 0 else { return nil }
+        }
+        // Readable, but perhaps only TLS records and no reply yet: a look
+        // without waiting that finds nothing is not an error.
+        try receive(deadline: 0)
+        return try decodedReply()
     }
 
     // MARK: - Private
 
-    private func usableContext() throws -> UnsafeMutablePointer<redisContext> {
-        guard let context else {
+    private func usableTransport() throws -> Transport {
+        guard let transport else {
             throw RWLockError.connection("the connection to \(endpoint) was closed after an earlier error; open a new one")
         }
-        return context
+        return transport
+    }
+
+    /// Formats `commands` with hiredis and writes them in one go.
+    private func send(_ commands: [[[UInt8]]], deadline: Int64) throws {
+        let transport = try usableTransport()
+        var bytes: [UInt8] = []
+        for args in commands {
+            let formatted = try Self.withArgv(args) { argc, argv, argvlen -> (UnsafeMutablePointer<CChar>?, Int32) in
+                var target: UnsafeMutablePointer<CChar>? = nil
+                let length = redisFormatCommandArgv(&target, argc, argv, argvlen)
+                return (target, length)
+            }
+            guard let command = formatted.0, formatted.1 >= 0 else {
+                close()
+                throw RWLockError.connection("hiredis could not format a command for \(endpoint) (out of memory)")
+            }
+            defer { redisFreeCommand(command) }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: command, count: Int(formatted.1)))
+        }
+        do {
+            try transport.write(bytes, deadline: deadline)
+        } catch {
+            throw breakConnection(error)
+        }
+    }
+
+    /// Reads what the server sent into the reader. A `deadline` of 0 looks
+    /// once without waiting and is no error when nothing was there.
+    private func receive(deadline: Int64) throws {
+        let transport = try usableTransport()
+        var bytes: [UInt8] = []
+        do {
+            try transport.read(into: &bytes, deadline: deadline)
+        } catch let failure where failure.reason == .timedOut && deadline == 0 {
+            return
+        } catch {
+            throw breakConnection(error)
+        }
+        let fed = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { redisReaderFeed(reader, $0.baseAddress, $0.count) }
+        }
+        guard fed == REDIS_OK else { throw breakOnReaderError() }
+    }
+
+    /// The next whole reply in the reader, if one is there.
+    private func decodedReply() throws -> RESPValue? {
+        var raw: UnsafeMutableRawPointer? = nil
+        guard redisReaderGetReply(reader, &raw) == REDIS_OK else { throw breakOnReaderError() }
+        guard let raw else { return nil }
+        defer { freeReplyObject(raw) }
+        return try decodeOrBreak(raw)
     }
 
     private func logIn() throws {
@@ -247,23 +269,58 @@ final class HiredisConnection {
         }
     }
 
-    /// Frees the context after a connection-level failure and returns the
-    /// error describing it, built from the context's err/errstr.
-    private func breakConnection() -> RWLockError {
-        guard let context else {
-            return .connection("the connection to \(endpoint) was already closed")
-        }
-        let code = chiredis_err(context)
-        let reason = code == 0 ? "unknown error" : String(cString: chiredis_errstr(context))
+    /// Closes the connection after a failure of its stream mid-command and
+    /// says what happened.
+    private func breakConnection(_ failure: Transport.Failure) -> RWLockError {
         close()
-        switch code {
-        case REDIS_ERR_PROTOCOL:
-            return .protocolError("\(reason) (from \(endpoint))")
-        case REDIS_ERR_IO where reason == "Resource temporarily unavailable":
-            // hiredis reports a read/write timeout as EAGAIN.
+        switch failure.reason {
+        case .timedOut:
             return .connection("no reply from \(endpoint) within the command timeout of \(commandTimeout)")
-        default:
-            return .connection("\(reason) (\(endpoint))")
+        case .tls, .verification:
+            let hint = failure.message.contains("certificate required")
+                ? ": the server requires a client certificate (tls-auth-clients yes); give one (--cert and --key)" : ""
+            return .tls("\(endpoint): \(failure.message)\(hint)")
+        case .configuration:
+            return .invalidConfiguration("the TLS settings for \(endpoint) are unusable: \(failure.message)")
+        case .closedByServer, .system where !answered && endpoint.tls != nil && endpoint.tls?.certificateFile == nil:
+            return .tls("\(endpoint) dropped the connection right after the TLS handshake (\(failure.message)), as a server "
+                + "that requires a client certificate (tls-auth-clients yes) does: give one (--cert and --key)")
+        case .closedByServer, .system where !answered && endpoint.tls == nil:
+            if case .tcp = endpoint.address {
+                return .connection("\(failure.message) (\(endpoint)) before any reply: if this port speaks TLS, use rediss://")
+            }
+            return .connection("\(failure.message) (\(endpoint))")
+        case .closedByServer, .system:
+            return .connection("\(failure.message) (\(endpoint))")
+        }
+    }
+
+    /// The reader could not decode what the server sent: nothing after it
+    /// can be trusted to be in step.
+    private func breakOnReaderError() -> RWLockError {
+        let reason = String(cString: chiredis_reader_error(reader))
+        close()
+        return .protocolError("\(reason) (from \(endpoint))")
+    }
+
+    /// Why a connection could not be opened, with the endpoint and, for
+    /// TLS, which check failed and what to do.
+    private static func connectError(_ failure: Transport.Failure, endpoint: RedisEndpoint) -> RWLockError {
+        switch failure.reason {
+        case .verification:
+            let name = endpoint.tls?.serverName ?? endpoint.hostDescription
+            return .tls("cannot connect to \(endpoint): the server's TLS certificate failed verification (\(failure.message)); "
+                + (failure.message.contains("mismatch")
+                    ? "it does not name \(name): connect by a name it carries, or give that name (--sni)"
+                    : "give the CA that signed it (--cacert or --cacertdir)"))
+        case .tls:
+            return .tls("cannot connect to \(endpoint): \(failure.message)")
+        case .configuration:
+            return .invalidConfiguration("cannot connect to \(endpoint): \(failure.message)")
+        case .timedOut where failure.message.contains("TLS"):
+            return .tls("cannot connect to \(endpoint): \(failure.message)")
+        case .timedOut, .closedByServer, .system:
+            return .connection("cannot connect to \(endpoint): \(failure.message)")
         }
     }
 
@@ -344,15 +401,6 @@ final class HiredisConnection {
                 }
             }
         }
-    }
-
-    /// A `struct timeval` from a positive `Duration`, rounded to microseconds
-    /// (at least 1 µs, since hiredis treats zero as "no timeout").
-    private static func makeTimeval(_ duration: Duration) -> timeval {
-        let (seconds, attoseconds) = duration.components
-        var microseconds = Int(attoseconds / 1_000_000_000_000)
-        if seconds == 0 && microseconds == 0 { microseconds = 1 }
-        return chiredis_timeval(Int(seconds), microseconds)
     }
 }
 

@@ -140,15 +140,22 @@ public final class RedisClient: Sendable {
     /// and ``RedisDeployment`` for the forms), or from the `REDIS_URL`
     /// environment variable when `url` is nil.
     ///
-    /// - Throws: ``RWLockError`` of kind `.invalidConfiguration` for a bad URL.
+    /// - Parameter tls: how to speak TLS (CA, client certificate, server
+    ///   name) to a `rediss://` or `rediss+cluster://` URL; nil for the
+    ///   default, which verifies the server against the system's trust
+    ///   store.
+    /// - Throws: ``RWLockError`` of kind `.invalidConfiguration` for a bad URL,
+    ///   or TLS settings given with a URL that does not use TLS.
     public convenience init(
         url: String?,
+        tls: TLSConfiguration? = nil,
         maxConnections: Int = 4,
         connectTimeout: Duration = .seconds(2),
         commandTimeout: Duration = .seconds(2),
         clusterRetryWindow: Duration = .seconds(10)
     ) throws {
-        let deployment = try url.map(RedisDeployment.init(url:)) ?? RedisDeployment.fromEnvironment()
+        var deployment = try url.map(RedisDeployment.init(url:)) ?? RedisDeployment.fromEnvironment()
+        if let tls { deployment = try deployment.usingTLS(tls) }
         self.init(
             deployment: deployment,
             maxConnections: maxConnections,

@@ -7,7 +7,8 @@
 /// let cluster = try RedisDeployment(url: "redis+cluster://10.0.0.5:7000,10.0.0.6:7000")
 /// ```
 ///
-/// A cluster URL, `redis+cluster://[[user]:password@]host:port[,host:port…]`,
+/// A cluster URL, `redis+cluster://[[user]:password@]host:port[,host:port…]`
+/// (`rediss+cluster://` for TLS),
 /// lists *seed* nodes: the client asks the first that answers for the slot
 /// map (`CLUSTER SLOTS`) and learns every other node from it, so a few seeds
 /// are enough. All nodes share the URL's login. A cluster has only
@@ -25,7 +26,7 @@ public enum RedisDeployment: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``RWLockError`` `.invalidConfiguration` naming what is
     ///   wrong; the password is never echoed.
     public init(url: String) throws {
-        let isCluster = url.lowercased().hasPrefix("redis+cluster://")
+        let isCluster = url.lowercased().hasPrefix("redis+cluster://") || url.lowercased().hasPrefix("rediss+cluster://")
         self = isCluster
             ? .cluster(seeds: try EndpointParser(url: url).parseClusterSeeds())
             : .server(try RedisEndpoint(url: url))
@@ -47,6 +48,27 @@ public enum RedisDeployment: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The same deployment with `tls` as every node's TLS settings.
+    ///
+    /// - Throws: `.invalidConfiguration` when the deployment does not use
+    ///   TLS: settings for it must not be ignored in silence.
+    public func usingTLS(_ tls: TLSConfiguration) throws -> RedisDeployment {
+        try tls.validate()
+        func apply(_ endpoint: RedisEndpoint) throws -> RedisEndpoint {
+            guard endpoint.tls != nil else {
+                throw RWLockError.invalidConfiguration(
+                    "TLS settings were given for \(endpoint), which does not use TLS; write rediss:// (or rediss+cluster://)")
+            }
+            var endpoint = endpoint
+            endpoint.tls = tls
+            return endpoint
+        }
+        switch self {
+        case .server(let endpoint): return .server(try apply(endpoint))
+        case .cluster(let seeds): return .cluster(seeds: try seeds.map(apply))
+        }
+    }
+
     /// The URL, with any password shown as `***`.
     public var description: String {
         switch self {
@@ -59,7 +81,8 @@ public enum RedisDeployment: Sendable, Hashable, CustomStringConvertible {
                 return NodeAddress(host: host, port: port).description
             }
             let shownLogin = seeds.first?.redactedUserinfo ?? ""
-            return "redis+cluster://\(shownLogin)\(hosts.joined(separator: ","))"
+            let scheme = seeds.first?.tls == nil ? "redis+cluster" : "rediss+cluster"
+            return "\(scheme)://\(shownLogin)\(hosts.joined(separator: ","))"
         }
     }
 }

@@ -11,7 +11,8 @@ import Darwin
 /// Usually made from a URL string with ``init(url:)``. Three forms are
 /// accepted:
 ///
-/// - `redis://[[user]:password@]host[:port][/db]` — TCP. The port defaults
+/// - `redis://[[user]:password@]host[:port][/db]` — TCP; `rediss://` the
+///   same over TLS (see ``TLSConfiguration``). The port defaults
 ///   to 6379 and the database to 0. An IPv6 host goes in brackets
 ///   (`redis://[::1]:6379`). The user name and password are percent-decoded,
 ///   so a password containing `@`, `:` or `/` must be written `%40`, `%3A`,
@@ -22,8 +23,7 @@ import Darwin
 ///   `unix://user:password@/path/to/redis.sock`.
 /// - `/path/to/redis.sock` — a bare absolute path, meaning a unix socket.
 ///
-/// `rediss://` (TLS) is not supported. ``description`` never shows the
-/// password, so an endpoint is safe to log.
+/// ``description`` never shows the password, so an endpoint is safe to log.
 public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// How to reach the server.
     public enum Address: Sendable, Hashable {
@@ -42,6 +42,10 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
     public var password: String?
     /// The logical database selected with `SELECT` after connecting.
     public var database: Int
+    /// How to speak TLS to the server; nil for plain TCP or a unix socket.
+    /// A `rediss://` URL sets the default (verified against the system's
+    /// trust store).
+    public var tls: TLSConfiguration?
 
     /// The default port of a Redis server.
     public static let defaultPort = 6379
@@ -51,11 +55,12 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// An endpoint from its parts. A `username` is only sent together with a
     /// `password` (`AUTH username password`); alone it is ignored.
-    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0, tls: TLSConfiguration? = nil) {
         self.address = address
         self.username = username
         self.password = password
         self.database = database
+        self.tls = tls
     }
 
     /// Parses a Redis URL (see the type's documentation for the forms).
@@ -90,7 +95,7 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
         case .tcp(let host, let port):
             let shownHost = host.contains(":") ? "[\(host)]" : host
             let db = database == 0 ? "" : "/\(database)"
-            return "redis://\(userinfo)\(shownHost):\(port)\(db)"
+            return "\(tls == nil ? "redis" : "rediss")://\(userinfo)\(shownHost):\(port)\(db)"
         case .unixSocket(let path):
             let db = database == 0 ? "" : "?db=\(database)"
             return "unix://\(userinfo)\(path)\(db)"
@@ -99,6 +104,14 @@ public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension RedisEndpoint {
+    /// The host (or socket path), for messages about its certificate.
+    var hostDescription: String {
+        switch address {
+        case .tcp(let host, _): host
+        case .unixSocket(let path): path
+        }
+    }
+
     /// `user:***@`, `:***@` or empty: the login as a URL shows it, password
     /// hidden, user name percent-encoded so the text parses back.
     var redactedUserinfo: String {
@@ -154,9 +167,9 @@ struct EndpointParser {
     let url: String
 
     static let expectedForms =
-        "expected redis://[[user]:password@]host[:port][/db], unix:///path/to/socket[?db=N], "
+        "expected redis://[[user]:password@]host[:port][/db] (rediss:// for TLS), unix:///path/to/socket[?db=N], "
         + "an absolute socket path like /run/redis/redis.sock, "
-        + "or redis+cluster://[[user]:password@]host:port[,host:port...] for a Redis Cluster"
+        + "or redis+cluster://[[user]:password@]host:port[,host:port...] (rediss+cluster:// for TLS) for a Redis Cluster"
 
     func parse() throws -> RedisEndpoint {
         guard !url.isEmpty else { throw fail("the URL is empty") }
@@ -174,12 +187,14 @@ struct EndpointParser {
         switch scheme {
         case "redis":
             return try parseTCP(&rest)
+        case "rediss":
+            var endpoint = try parseTCP(&rest)
+            endpoint.tls = TLSConfiguration()
+            return endpoint
         case "unix":
             return try parseUnix(&rest)
-        case "redis+cluster":
+        case "redis+cluster", "rediss+cluster":
             throw fail("it names a Redis Cluster, not one server; pass it to RedisClient(url:) or RedisDeployment(url:)")
-        case "rediss":
-            throw fail("TLS (rediss://) is not supported; connect through a TLS proxy such as stunnel with redis://")
         default:
             throw fail("unsupported scheme '\(scheme)://'")
         }
@@ -187,7 +202,7 @@ struct EndpointParser {
 
     private func parseTCP(_ rest: inout Substring) throws -> RedisEndpoint {
         if rest.contains("?") {
-            throw fail("query parameters are not supported in redis:// URLs; put the database in the path (redis://host:6379/2)")
+            throw fail("query parameters are not supported in redis:// and rediss:// URLs; put the database in the path (redis://host:6379/2)")
         }
         let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
         var authority = rest[..<authorityEnd]
@@ -236,14 +251,17 @@ struct EndpointParser {
     /// `redis+cluster://[[user]:password@]host:port[,host:port…][/0]`: seed
     /// nodes sharing one login. A cluster has only database 0.
     func parseClusterSeeds() throws -> [RedisEndpoint] {
-        guard let schemeEnd = url.firstRange(of: "://"), url[..<schemeEnd.lowerBound].lowercased() == "redis+cluster" else {
-            throw fail("a cluster URL starts with redis+cluster://")
+        guard let schemeEnd = url.firstRange(of: "://"),
+            ["redis+cluster", "rediss+cluster"].contains(url[..<schemeEnd.lowerBound].lowercased())
+        else {
+            throw fail("a cluster URL starts with redis+cluster:// (rediss+cluster:// for TLS)")
         }
+        let tls = url[..<schemeEnd.lowerBound].lowercased() == "rediss+cluster" ? TLSConfiguration() : nil
         guard !url.contains(where: { $0.isWhitespace }) else { throw fail("the URL contains whitespace") }
         let rest = url[schemeEnd.upperBound...]
         try checkLoginIsEncoded(rest)
         if rest.contains("?") || rest.contains("#") {
-            throw fail("query parameters and fragments are not supported in redis+cluster:// URLs")
+            throw fail("query parameters and fragments are not supported in cluster URLs")
         }
         let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
         var authority = rest[..<authorityEnd]
@@ -257,7 +275,7 @@ struct EndpointParser {
         for hostPort in authority.split(separator: ",", omittingEmptySubsequences: false) {
             guard !hostPort.isEmpty else { throw fail("a seed node between commas is empty") }
             let (host, port) = try parseHostAndPort(hostPort)
-            seeds.append(RedisEndpoint(address: .tcp(host: host, port: port), username: username, password: password))
+            seeds.append(RedisEndpoint(address: .tcp(host: host, port: port), username: username, password: password, tls: tls))
         }
         return seeds
     }

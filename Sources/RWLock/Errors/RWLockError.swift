@@ -18,6 +18,8 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
     private enum Code: Sendable {
         case invalidConfiguration(String)
         case connection(String)
+        case tls(String)
+        case permissionDenied(String)
         case server(String)
         case protocolError(String)
         case shutdown
@@ -43,6 +45,16 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         public static let invalidConfiguration = Kind("invalidConfiguration")
         /// Redis could not be reached, or the connection broke mid-command.
         public static let connection = Kind("connection")
+        /// The TLS handshake with Redis failed: its certificate did not
+        /// verify (an unknown CA, a name it does not carry), it required a
+        /// client certificate, or the port does not speak TLS. The
+        /// description says which check failed.
+        public static let tls = Kind("tls")
+        /// The Redis user lacks a permission the lock needs (R6): a command,
+        /// a key pattern or a channel. Found before any key of the lock
+        /// changed; the description names what is missing and the ACL rule
+        /// to add (`rwlock acl` prints them all).
+        public static let permissionDenied = Kind("permissionDenied")
         /// Redis answered with an error reply.
         public static let server = Kind("server")
         /// Redis answered with something the client cannot decode.
@@ -96,6 +108,8 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .invalidConfiguration: .invalidConfiguration
         case .connection: .connection
+        case .tls: .tls
+        case .permissionDenied: .permissionDenied
         case .server: .server
         case .protocolError: .protocolError
         case .shutdown: .shutdown
@@ -132,6 +146,11 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
             return "Redis connection failed: \(detail). Check that Redis is running and reachable "
                 + "at the configured address; the connection is discarded and the next command "
                 + "opens a new one."
+        case .tls(let detail):
+            return "TLS with Redis failed: \(detail). The connection is discarded."
+        case .permissionDenied(let detail):
+            return "The Redis user lacks a permission the lock needs: \(detail). Nothing of the lock was changed; "
+                + "`rwlock acl` prints every rule a lock user needs."
         case .server(let message):
             return "Redis replied with an error: \"\(message)\"."
         case .protocolError(let detail):
@@ -171,6 +190,17 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
     /// hiredis's error text and the address.
     public static func connection(_ detail: String) -> RWLockError {
         RWLockError(.connection(detail))
+    }
+
+    /// TLS with Redis failed; `detail` says which check and what to do.
+    public static func tls(_ detail: String) -> RWLockError {
+        RWLockError(.tls(detail))
+    }
+
+    /// The Redis user lacks a permission; `detail` names it and the rule
+    /// to add.
+    public static func permissionDenied(_ detail: String) -> RWLockError {
+        RWLockError(.permissionDenied(detail))
     }
 
     /// Redis answered with an error reply; `message` is that reply's text.

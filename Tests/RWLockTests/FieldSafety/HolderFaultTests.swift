@@ -38,6 +38,8 @@ extension FieldSafety {
                     files.appendingPathComponent("term").path)
                 run = try Run(["write", name, "--lease", lease] + extra + ["--"] + job + [work, workerPid, terminated])
                 #expect(await ProcessProbe.eventually { !ProcessProbe.timestamps(in: work).isEmpty }, "the job never worked")
+                // The worker starts before its shell writes its pid: wait for both.
+                #expect(await ProcessProbe.eventually { ProcessProbe.pid(in: workerPid) != nil })
                 worker = try #require(ProcessProbe.pid(in: workerPid))
                 group = try #require(ProcessProbe.processGroup(of: worker))
             }

@@ -28,6 +28,8 @@ extension FieldSafety {
             let holder = try Run(["write", name, "--lease", "\(leaseSeconds)s", "--url", proxy.url, "--"]
                                  + slowToStopJob + [work, workerPid, terminated])
             #expect(await ProcessProbe.eventually { !ProcessProbe.timestamps(in: work).isEmpty }, "the job never worked")
+            // The worker starts before its shell writes its pid: wait for both.
+            #expect(await ProcessProbe.eventually { ProcessProbe.pid(in: workerPid) != nil })
             let worker = try #require(ProcessProbe.pid(in: workerPid))
 
             proxy.silence()
@@ -67,6 +69,8 @@ extension FieldSafety {
             let name = "evicted-\(UUID().uuidString.prefix(8))"
             let holder = try Run(["write", name, "--lease", "600ms", "--"] + slowToStopJob + [work, workerPid, terminated])
             #expect(await ProcessProbe.eventually { !ProcessProbe.timestamps(in: work).isEmpty })
+            // The worker starts before its shell writes its pid: wait for both.
+            #expect(await ProcessProbe.eventually { ProcessProbe.pid(in: workerPid) != nil })
             let worker = try #require(ProcessProbe.pid(in: workerPid))
             let lock = try RWLock(name: name, client: RedisClient(url: RwlockCommandTests.redisURL))
             let token = try #require(try await lock.inspect().writer?.token)

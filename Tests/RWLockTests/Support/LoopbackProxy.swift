@@ -51,8 +51,10 @@ final class LoopbackProxy: Sendable {
         thread.start()
     }
 
-    /// `redis://127.0.0.1:PORT` of the proxy.
-    var url: String { "redis://127.0.0.1:\(port)" }
+    /// `redis://127.0.0.1:PORT` of the proxy; `rediss://` when the suite's
+    /// server (REDIS_URL) speaks TLS, since the proxy passes the bytes on
+    /// as they are.
+    var url: String { "\(LiveEnvironment.redisURL?.lowercased().hasPrefix("rediss://") == true ? "rediss" : "redis")://127.0.0.1:\(port)" }
 
     /// From now on, drop every byte both ways; keep every socket open.
     func silence() { silenced.store(true, ordering: .sequentiallyConsistent) }
