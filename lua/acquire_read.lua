@@ -21,12 +21,31 @@
 -- checked before any write, mostly by the reads the decision needs (a
 -- WRONGTYPE there becomes the lock's error); on an idle lock one EXISTS
 -- finds none of them and the grant follows, and on a lock held only by
--- readers a second EXISTS leaves just the readers key to check.
+-- readers a second EXISTS leaves just the readers key to check. Upholds R6:
+-- every command that can follow its first write (the prune of ended
+-- readers, or on an idle lock the grant's ZADD) is asked first, so a
+-- missing permission is an RWLOCK NOPERM error that changes nothing.
 
-local function wrong(index, expected)
+-- A pcall's error table as `failure`: WRONGTYPE is a corrupted key, reported
+-- as the lock's own error; any other error (a permission the user lacks) is
+-- passed on as Redis gave it, never misreported as a wrong type.
+local function wrong(index, expected, failure)
+  if failure and not string.find(failure.err, '^WRONGTYPE') then return failure end
   return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
     .. ', not a ' .. expected)
 end
+
+-- R6: a command refused for a permission after this call's first write would
+-- leave the lock half-changed, so what can follow the first write is asked
+-- before it. redis.acl_check_cmd (Redis 7.0+; before, there is no asking)
+-- checks the command on its key or channel without running it, and no arity.
+local function denied(command, key)
+  if redis.acl_check_cmd and not redis.acl_check_cmd(command, key) then
+    return redis.error_reply('RWLOCK NOPERM the lock\'s Redis user may not run ' .. command .. ' on ' .. key
+      .. '; grant the rules rwlock acl prints')
+  end
+end
+
 local function check_type(index, expected)
   local found = redis.call('TYPE', KEYS[index]).ok
   if found ~= 'none' and found ~= expected then return wrong(index, expected) end
@@ -46,7 +65,7 @@ end
 lease, cap = tonumber(lease), tonumber(cap)
 
 local last_fence = redis.pcall('GET', KEYS[6])
-if type(last_fence) == 'table' then return wrong(6, 'string') end
+if type(last_fence) == 'table' then return wrong(6, 'string', last_fence) end
 if last_fence and not string.find(last_fence, '^%d+$') then
   return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
 end
@@ -64,18 +83,28 @@ local writer_left, first
 if others then
   writer_left = redis.call('PTTL', KEYS[1])
   if writer_left ~= -2 then
-    if type(redis.pcall('HGET', KEYS[1], 'token')) == 'table' then return wrong(1, 'hash') end
+    local holder = redis.pcall('HGET', KEYS[1], 'token')
+    if type(holder) == 'table' then return wrong(1, 'hash', holder) end
     if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
   end
   local problem = check_type(3, 'zset') or check_type(4, 'zset')
   if problem then return problem end
   -- The first intent still alive (expired ones hold nobody up).
   first = redis.pcall('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if first.err then return wrong(5, 'zset') end
+  if first.err then return wrong(5, 'zset', first) end
 end
+-- R6: the first write is the prune below, or on an idle lock the grant's
+-- ZADD (to a set that does not exist yet, so the retry branch after it
+-- cannot run); the caps key's commands follow only a capped grant.
+local problem = denied('PEXPIREAT', KEYS[2])
+  or not fresh and (denied('ZSCORE', KEYS[2]) or denied('ZADD', KEYS[2]) or denied('PTTL', KEYS[2]))
+  or cap ~= 0 and (denied('ZADD', KEYS[3]) or denied('PEXPIREAT', KEYS[3])
+    or not fresh and (denied('PTTL', KEYS[3]) or denied('ZRANGE', KEYS[3]) or denied('ZREM', KEYS[3])))
+if problem then return problem end
 if not fresh then
   -- A reader whose lease ended holds nothing: drop it before counting.
-  if type(redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)) == 'table' then return wrong(2, 'zset') end
+  local pruned = redis.pcall('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if type(pruned) == 'table' then return wrong(2, 'zset', pruned) end
   if others then
     local held = redis.call('ZSCORE', KEYS[2], token)
     if held then

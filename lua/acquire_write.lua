@@ -23,10 +23,40 @@
 -- lock has expired. Every key's type is checked before any write, mostly by
 -- the reads the decision needs (a WRONGTYPE there becomes the lock's error);
 -- on an idle lock one EXISTS finds none of them and the grant follows.
+-- Upholds R6: every command that can follow its first write (dropping a
+-- lapsed intent, the queue's ZADD, or the fence's SET) is asked first, so a
+-- missing permission is an RWLOCK NOPERM error that changes nothing.
 
-local function wrong(index, expected)
+-- A pcall's error table as `failure`: WRONGTYPE is a corrupted key, reported
+-- as the lock's own error; any other error (a permission the user lacks) is
+-- passed on as Redis gave it, never misreported as a wrong type.
+local function wrong(index, expected, failure)
+  if failure and not string.find(failure.err, '^WRONGTYPE') then return failure end
   return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
     .. ', not a ' .. expected)
+end
+
+-- R6: a command refused for a permission after this call's first write would
+-- leave the lock half-changed, so what can follow the first write is asked
+-- before it. redis.acl_check_cmd (Redis 7.0+; before, there is no asking)
+-- checks the command on its key or channel without running it, and no arity.
+local function denied(command, key)
+  if redis.acl_check_cmd and not redis.acl_check_cmd(command, key) then
+    return redis.error_reply('RWLOCK NOPERM the lock\'s Redis user may not run ' .. command .. ' on ' .. key
+      .. '; grant the rules rwlock acl prints')
+  end
+end
+
+-- What can follow each reply's first write: waiting's (the queue's ZADD) and
+-- the grant's (the fence's SET; the queue's entries go when `dequeues`).
+local function waiting_denied()
+  return denied('ZADD', KEYS[5]) or denied('ZRANGE', KEYS[5]) or denied('PEXPIREAT', KEYS[5])
+    or denied('PEXPIREAT', KEYS[4]) or denied('ZSCORE', KEYS[4])
+end
+
+local function granting_denied(dequeues)
+  return denied('HSET', KEYS[1]) or denied('PEXPIREAT', KEYS[1])
+    or dequeues and (denied('ZREM', KEYS[4]) or denied('ZREM', KEYS[5]))
 end
 
 local token, lease, intent, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -46,7 +76,7 @@ end
 lease, cap = tonumber(lease), tonumber(cap)
 
 local last_fence = redis.pcall('GET', KEYS[6])
-if type(last_fence) == 'table' then return wrong(6, 'string') end
+if type(last_fence) == 'table' then return wrong(6, 'string', last_fence) end
 if last_fence and not string.find(last_fence, '^%d+$') then
   return redis.error_reply('RWLOCK key ' .. KEYS[6] .. ' holds ' .. last_fence .. ', not a fencing token')
 end
@@ -64,18 +94,25 @@ if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]) > 0 then
   local holder = false
   if writer_left ~= -2 then
     holder = redis.pcall('HGET', KEYS[1], 'token')
-    if type(holder) == 'table' then return wrong(1, 'hash') end
+    if type(holder) == 'table' then return wrong(1, 'hash', holder) end
     if writer_left == -1 then return redis.error_reply('RWLOCK key ' .. KEYS[1] .. ' has no expiry: not written by this lock') end
   end
   local reader = redis.pcall('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  if reader.err then return wrong(2, 'zset') end
+  if reader.err then return wrong(2, 'zset', reader) end
   for i = 3, 4 do
     local found = redis.call('TYPE', KEYS[i]).ok
     if found ~= 'none' and found ~= 'zset' then return wrong(i, 'zset') end
   end
 
   local lapsed = redis.pcall('ZRANGEBYSCORE', KEYS[5], '-inf', now)
-  if lapsed.err then return wrong(5, 'zset') end
+  if lapsed.err then return wrong(5, 'zset', lapsed) end
+  -- R6: dropping a lapsed intent is this call's first write, and either
+  -- reply can follow it (the prune's own ZREM on intents needs no asking).
+  if lapsed[1] then
+    local problem = denied('ZREM', KEYS[4]) or denied('ZRANGE', KEYS[4]) or denied('ZADD', KEYS[4])
+      or waiting_denied() or denied('SET', KEYS[6]) or granting_denied(false)
+    if problem then return problem end
+  end
   for _, expired in ipairs(lapsed) do
     redis.call('ZREM', KEYS[5], expired)
     redis.call('ZREM', KEYS[4], expired)
@@ -95,6 +132,9 @@ if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]) > 0 then
     if reader[2] then wait = tonumber(reader[2]) - now end
   end
   if wait > 0 or (head and head ~= token) then
+    -- R6: the queue's ZADD below is this reply's first write.
+    local problem = waiting_denied()
+    if problem then return problem end
     redis.call('ZADD', KEYS[4], 'NX', now_us, token)
     redis.call('ZADD', KEYS[5], now + tonumber(intent), token)
     local last = redis.call('ZRANGE', KEYS[5], -1, -1, 'WITHSCORES')
@@ -110,6 +150,9 @@ if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]) > 0 then
   end
 end
 
+-- R6: the fence's SET below is the grant's first write.
+local problem = granting_denied(head == token)
+if problem then return problem end
 local fence = math.max((tonumber(last_fence) or 0) + 1, now_us)
 local fence_text = string.format('%d', fence)
 local deadline = now + lease

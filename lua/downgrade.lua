@@ -13,8 +13,21 @@
 -- REPLY {int, int} | error
 --   {1, lease_ms} downgraded; {0, 0} the token holds no live write lease.
 -- Upholds S2 (the writer is gone before the reader exists, in one step), S4,
--- the hard cap, which carries over to the read lease, and BOUND (the sets
--- start afresh).
+-- the hard cap, which carries over to the read lease, BOUND (the sets start
+-- afresh), and R6: every command after its first write (the DEL) is asked
+-- first, so a missing permission is an RWLOCK NOPERM error that changes
+-- nothing.
+
+-- R6: a command refused for a permission after this call's first write would
+-- leave the lock half-changed, so what can follow the first write is asked
+-- before it. redis.acl_check_cmd (Redis 7.0+; before, there is no asking)
+-- checks the command on its key or channel without running it, and no arity.
+local function denied(command, key)
+  if redis.acl_check_cmd and not redis.acl_check_cmd(command, key) then
+    return redis.error_reply('RWLOCK NOPERM the lock\'s Redis user may not run ' .. command .. ' on ' .. key
+      .. '; grant the rules rwlock acl prints')
+  end
+end
 
 local token, lease = ARGV[1], ARGV[2]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
@@ -37,6 +50,11 @@ if redis.call('PTTL', KEYS[1]) <= 0 or redis.call('HGET', KEYS[1], 'token') ~= t
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local cap = tonumber(redis.call('HGET', KEYS[1], 'cap')) or 0
+-- R6: the caps key's commands are asked whether or not this lease has a cap:
+-- downgrades are rare, and a user missing them cannot take capped leases.
+local problem = denied('ZADD', KEYS[2]) or denied('PEXPIREAT', KEYS[2]) or denied('ZADD', KEYS[3])
+  or denied('PEXPIREAT', KEYS[3]) or denied('PUBLISH', KEYS[7])
+if problem then return problem end
 -- With the write lease live no read lease is (S2): whatever readers and caps
 -- still hold ran out unreleased. Dropping it keeps both sets bounded.
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])

@@ -12,6 +12,8 @@
 --    last fence granted, {reader, ms left, ...}, {waiting writer, ms left, ...}}
 --   Readers and waiting writers whose leases ended are left out; waiting
 --   writers are listed in the order they will be served.
+-- Upholds R6 by writing nothing: a missing permission fails a read, and no
+-- call can be left half-done.
 
 local expected = {'hash', 'zset', 'zset', 'zset', 'zset', 'string'}
 for i = 1, 6 do

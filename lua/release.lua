@@ -13,11 +13,29 @@
 -- Upholds S4: a stale or foreign token changes nothing and says so.
 -- Keys it does not touch (queue, intents, fence) cannot make it write
 -- wrongly; a wrong-typed writer or readers key aborts before any write, as
--- the lock's own error, and so does a wrong-typed caps key.
+-- the lock's own error, and so does a wrong-typed caps key. Upholds R6: the
+-- commands after its first write (the reader's second ZREM, the PUBLISH)
+-- are asked first, so a missing permission is an RWLOCK NOPERM error that
+-- changes nothing.
 
-local function wrong(index, expected)
+-- A pcall's error table as `failure`: WRONGTYPE is a corrupted key, reported
+-- as the lock's own error; any other error (a permission the user lacks) is
+-- passed on as Redis gave it, never misreported as a wrong type.
+local function wrong(index, expected, failure)
+  if failure and not string.find(failure.err, '^WRONGTYPE') then return failure end
   return redis.error_reply('RWLOCK key ' .. KEYS[index] .. ' holds a ' .. redis.call('TYPE', KEYS[index]).ok
     .. ', not a ' .. expected)
+end
+
+-- R6: a command refused for a permission after this call's first write would
+-- leave the lock half-changed, so what can follow the first write is asked
+-- before it. redis.acl_check_cmd (Redis 7.0+; before, there is no asking)
+-- checks the command on its key or channel without running it, and no arity.
+local function denied(command, key)
+  if redis.acl_check_cmd and not redis.acl_check_cmd(command, key) then
+    return redis.error_reply('RWLOCK NOPERM the lock\'s Redis user may not run ' .. command .. ' on ' .. key
+      .. '; grant the rules rwlock acl prints')
+  end
 end
 
 local token = ARGV[1]
@@ -26,8 +44,10 @@ if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must 
 -- Redis keeps a key until its deadline has passed; the lease ends at it.
 if redis.call('PTTL', KEYS[1]) > 0 then
   local holder = redis.pcall('HGET', KEYS[1], 'token')
-  if type(holder) == 'table' then return wrong(1, 'hash') end
+  if type(holder) == 'table' then return wrong(1, 'hash', holder) end
   if holder == token then
+    local problem = denied('PUBLISH', KEYS[7])
+    if problem then return problem end
     redis.call('DEL', KEYS[1])
     redis.call('PUBLISH', KEYS[7], 'released')
     return 1
@@ -35,14 +55,17 @@ if redis.call('PTTL', KEYS[1]) > 0 then
 end
 
 local deadline = redis.pcall('ZSCORE', KEYS[2], token)
-if type(deadline) == 'table' then return wrong(2, 'zset') end
+if type(deadline) == 'table' then return wrong(2, 'zset', deadline) end
 if not deadline then return 0 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 -- An expired reader is not a holder: its release reports 0.
 if tonumber(deadline) <= now then return 0 end
+local problem = denied('ZREM', KEYS[2]) or denied('PUBLISH', KEYS[7])
+if problem then return problem end
 -- The caps entry first: a wrong-typed caps key fails here, before any write.
-if type(redis.pcall('ZREM', KEYS[3], token)) == 'table' then return wrong(3, 'zset') end
+local uncapped = redis.pcall('ZREM', KEYS[3], token)
+if type(uncapped) == 'table' then return wrong(3, 'zset', uncapped) end
 redis.call('ZREM', KEYS[2], token)
 redis.call('PUBLISH', KEYS[7], 'released')
 return 1

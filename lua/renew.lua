@@ -12,7 +12,21 @@
 -- REPLY {int, int} | error
 --   {1, lease_ms} renewed: the lease now ends lease_ms from now (less than
 --   asked when the hard cap is near); {0, 0} the token holds no live lease.
--- Upholds S4 (a lost lease is never revived) and the hard cap.
+-- Upholds S4 (a lost lease is never revived), the hard cap, and R6: a write
+-- lease's renewal is one write; a read lease's ZADD is followed by a ZRANGE
+-- and a PEXPIREAT, which are asked first, so a missing permission is an
+-- RWLOCK NOPERM error that changes nothing.
+
+-- R6: a command refused for a permission after this call's first write would
+-- leave the lock half-changed, so what can follow the first write is asked
+-- before it. redis.acl_check_cmd (Redis 7.0+; before, there is no asking)
+-- checks the command on its key or channel without running it, and no arity.
+local function denied(command, key)
+  if redis.acl_check_cmd and not redis.acl_check_cmd(command, key) then
+    return redis.error_reply('RWLOCK NOPERM the lock\'s Redis user may not run ' .. command .. ' on ' .. key
+      .. '; grant the rules rwlock acl prints')
+  end
+end
 
 local token, lease = ARGV[1], ARGV[2]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
@@ -50,6 +64,8 @@ local deadline = now + lease
 local cap = tonumber(redis.call('ZSCORE', KEYS[3], token))
 if cap then deadline = math.min(deadline, cap) end
 deadline = math.max(deadline, current)
+local problem = denied('ZRANGE', KEYS[2]) or denied('PEXPIREAT', KEYS[2])
+if problem then return problem end
 redis.call('ZADD', KEYS[2], 'XX', deadline, token)
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], last[2])

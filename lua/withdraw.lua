@@ -11,7 +11,21 @@
 -- ARGV[1] token    the waiting writer's token
 -- REPLY int | error
 --   1 a live intent was withdrawn; 0 this token had none (or it had expired).
--- Upholds S3's other half: readers are held up only by live intents.
+-- Upholds S3's other half: readers are held up only by live intents; and
+-- R6: its first write is a ZREM on the intents, and the queue's ZREM and the
+-- announcement that can follow it are asked first, so a missing permission
+-- is an RWLOCK NOPERM error that changes nothing.
+
+-- R6: a command refused for a permission after this call's first write would
+-- leave the lock half-changed, so what can follow the first write is asked
+-- before it. redis.acl_check_cmd (Redis 7.0+; before, there is no asking)
+-- checks the command on its key or channel without running it, and no arity.
+local function denied(command, key)
+  if redis.acl_check_cmd and not redis.acl_check_cmd(command, key) then
+    return redis.error_reply('RWLOCK NOPERM the lock\'s Redis user may not run ' .. command .. ' on ' .. key
+      .. '; grant the rules rwlock acl prints')
+  end
+end
 
 local token = ARGV[1]
 if #token == 0 or #token > 200 then return redis.error_reply('RWLOCK token must be 1 to 200 bytes') end
@@ -27,6 +41,8 @@ end
 
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local problem = denied('ZREM', KEYS[4]) or denied('PUBLISH', KEYS[7])
+if problem then return problem end
 -- An intent whose lease ended is not withdrawn: it was already gone (S4).
 for _, expired in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
   redis.call('ZREM', KEYS[5], expired)

@@ -37,6 +37,8 @@ public struct CheckReport: Sendable {
     public var exhaustive = Coverage()
     public var random = Coverage()
     public var foreignStatesChecked = 0
+    /// What the least-privilege check (R6) covered; zero when it did not run.
+    public var leastPrivilege = LeastPrivilegeCoverage()
     public var seconds: Double = 0
     public var peakMemoryBytes: Int = 0
     public var depth: Int
@@ -46,9 +48,10 @@ public struct CheckReport: Sendable {
     public var exitCode: Int32 { lint.isEmpty && counterexample == nil ? 0 : 1 }
 }
 
-/// The pipeline `script-check` runs: lint, then the foreign-state check,
-/// then exhaustive exploration of a small scope, then seeded random
-/// schedules. It stops at the first finding.
+/// The pipeline `script-check` runs: lint, then the checks of one call on a
+/// prepared state (corrupted keys, bad arguments), then exhaustive
+/// exploration of a small scope, then the least-privilege check (R6), then
+/// seeded random schedules. It stops at the first finding.
 public enum Checker {
     public static func run(_ scripts: LockScripts, options: CheckOptions) -> CheckReport {
         let started = ContinuousClock.now
@@ -75,6 +78,17 @@ public enum Checker {
             }
             report.counterexample?.seed = options.seed
             report.exhaustive = explorer.coverage
+            // After the exhaustive search, though it is cheaper: a design
+            // that breaks an invariant of the schedules and R6 besides is
+            // reported for the former, with its timeline.
+            if report.counterexample == nil {
+                let (violation, covered) = LeastPrivilege.check(scripts: scripts, engine: explorer.engine, config: options.exhaustive)
+                report.leastPrivilege = covered
+                if let violation {
+                    report.counterexample = Counterexample(violation: violation, actions: [], steps: [], seed: options.seed,
+                                                           phase: "least-privilege", config: options.exhaustive)
+                }
+            }
             if report.counterexample == nil {
                 let randomExplorer = Explorer(scripts: scripts)
                 report.counterexample = randomExplorer.random(options.random, seed: options.seed,

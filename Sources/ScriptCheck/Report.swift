@@ -26,11 +26,19 @@ extension CheckReport {
             lines.append("foreign state: \(foreignStatesChecked) corrupted lock states × 7 operations, no grant; malformed arguments refused, edge values accepted")
         }
         lines.append("exhaustive: depth \(depth) (and depth \(max(depth - 2, 0)) with one lost acquire reply per schedule), \(exhaustive.states) distinct states, \(exhaustive.schedules) schedules at the bound, \(exhaustive.steps) steps (\(exhaustive.scriptRuns) script runs, \(exhaustive.lostReplies) lost replies, \(exhaustive.crashes) crashes, \(exhaustive.timeJumps) time jumps), \(exhaustive.probes) liveness probes")
+        let covered = leastPrivilege
+        if counterexample?.phase == "least-privilege" {
+            lines.append("least privilege: a missing permission was mishandled (above); random schedules not run")
+        } else if covered.calls == 0 {
+            lines.append("least privilege: not run, an earlier stage found a violation")
+        } else {
+            lines.append("least privilege: \(covered.calls) calls on \(covered.states) lock states, each run again with one command, command on a key or channel denied: \(covered.deniedRuns) denied runs (\(covered.refusals) refused, none after a write), \(covered.provenUnchanged) more proven unchanged without running")
+        }
         lines.append("random: seed \(seed), \(random.schedules) schedules, \(random.steps) steps (\(random.scriptRuns) script runs, \(random.lostReplies) lost replies, \(random.crashes) crashes, \(random.timeJumps) time jumps), \(random.probes) liveness probes")
         lines.append(String(format: "took %.1f s, peak memory %.0f MiB; explored %.0f states/s and %.0f steps/s, %d script runs served from the run memo",
                             seconds, Double(peakMemoryBytes) / 1_048_576, statesPerSecond, stepsPerSecond,
                             exhaustive.memoHits + random.memoHits))
-        lines.append(exitCode == 0 ? "OK: S1–S7 hold on every explored schedule" : "FAILED")
+        lines.append(exitCode == 0 ? "OK: S1–S7 hold on every explored schedule, and R6 on every denied permission" : "FAILED")
         return lines.joined(separator: "\n")
     }
 
@@ -49,6 +57,10 @@ extension CheckReport {
             "exhaustive": coverageObject(exhaustive, extra: ["depth": depth]),
             "random": coverageObject(random, extra: [:]),
             "foreign_states": foreignStatesChecked,
+            "least_privilege": [
+                "states": leastPrivilege.states, "calls": leastPrivilege.calls, "denied_runs": leastPrivilege.deniedRuns,
+                "refusals": leastPrivilege.refusals, "proven_unchanged": leastPrivilege.provenUnchanged,
+            ],
             "seconds": seconds,
             "peak_memory_bytes": peakMemoryBytes,
             "states_per_second": statesPerSecond,

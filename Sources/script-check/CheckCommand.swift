@@ -6,7 +6,7 @@ import ScriptCheck
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Lint the scripts, then explore schedules and prove S1–S7 (the default).",
+        abstract: "Lint the scripts, then explore schedules and prove S1–S7 and R6's script half (the default).",
         discussion: "Exit 0: clean. Exit 1: a lint error or a violated invariant (with a shrunk timeline and its seed). Exit 2: usage or setup error."
     )
 

@@ -11,7 +11,7 @@ struct MutateCommand: ParsableCommand {
         discussion: """
             Operators: \(MutationOperator.allCases.map(\.rawValue).joined(separator: ", ")). \
             Each mutant gets a budget smaller than the default check (lint, foreign states, \
-            exhaustive --depth, --runs random schedules). Survivors are explained by entries in \
+            exhaustive --depth, least privilege, --runs random schedules). Survivors are explained by entries in \
             <lua-dir>/\(EquivalentMutants.fileName). Exit 0: score ≥ 95% and every survivor \
             explained. Exit 1: otherwise. Exit 2: usage or setup error.
             """

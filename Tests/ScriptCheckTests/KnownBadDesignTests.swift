@@ -7,12 +7,15 @@ import Testing
 /// report for it.
 struct KnownBadFixture: Sendable, CustomTestStringConvertible {
     let name: String
-    /// `S1` … `S7` or `CAP`, as in `Violation.invariant`.
+    /// `S1` … `S7`, `CAP` or `R6`, as in `Violation.invariant`.
     let invariant: String
     let flaw: String
     /// Other invariants the same design breaks, for designs wrong in several
     /// ways at once: the search stops at whichever it meets first.
     var alsoBreaks: [String] = []
+    /// The check of one call on a prepared state that must find it (its
+    /// `Counterexample.phase`); nil for the exploration, with a schedule.
+    var check: String? = nil
 
     var testDescription: String { "\(name) → \(invariant)" }
 
@@ -40,6 +43,9 @@ struct KnownBadFixture: Sendable, CustomTestStringConvertible {
                         flaw: "release leaves the capped reader's caps entry; each new capped reader pushes the caps key's expiry on"),
         KnownBadFixture(name: "caps-outlive-readers", invariant: "BOUND",
                         flaw: "a capped reader whose lease ran out keeps its caps entry until the caps key expires (main's scripts before BOUND)"),
+        KnownBadFixture(name: "release-publishes-after-delete", invariant: "R6",
+                        flaw: "release DELs the write lease and then PUBLISHes without asking first: a user who may not publish gets an error after the lease is gone (main's release before R6)",
+                        check: "least-privilege"),
     ]
 }
 
@@ -66,8 +72,13 @@ struct KnownBadFixture: Sendable, CustomTestStringConvertible {
         print("\(fixture.name): \(fixture.flaw)\n\(Timeline.render(example))")
         #expect(([fixture.invariant] + fixture.alsoBreaks).contains(example.violation.invariant),
                 "\(fixture.name): expected \(fixture.invariant), got \(example.violation)")
-        #expect(example.steps.count > 0, "\(fixture.name): an exploration finding needs a schedule")
-        #expect(example.steps.count <= 10, "\(fixture.name): shrunk counterexample has \(example.steps.count) steps")
+        if let check = fixture.check {
+            #expect(example.phase == check, "\(fixture.name): found by \(example.phase), not the \(check) check")
+            #expect(example.steps.isEmpty, "\(fixture.name): one call on a prepared state needs no schedule")
+        } else {
+            #expect(example.steps.count > 0, "\(fixture.name): an exploration finding needs a schedule")
+            #expect(example.steps.count <= 10, "\(fixture.name): shrunk counterexample has \(example.steps.count) steps")
+        }
         #expect(report.exitCode == 1)
     }
 

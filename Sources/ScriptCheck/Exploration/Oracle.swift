@@ -1,7 +1,8 @@
 /// An invariant of DESIGN.md that a schedule broke.
 public struct Violation: Hashable, Sendable, CustomStringConvertible {
     /// `S1` … `S7`, `CAP` for the hard cap on hold time, `FIFO` for the
-    /// order waiting writers are served in.
+    /// order waiting writers are served in, `R6` for a script that fails
+    /// after its first write when its Redis user lacks a permission.
     public var invariant: String
     public var message: String
 
@@ -12,6 +13,7 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
         "S4": "(only the holder)", "S5": "(no leak)", "S6": "(fencing)", "S7": "(script hygiene)",
         "CAP": "(hard cap on hold time)", "FIFO": "(waiting writers served first come, first served)",
         "BOUND": "(bounded state: no stale entry outlives the lock's next touch)",
+        "R6": "(least privilege: a missing permission is refused before any change)",
     ]
 }
 

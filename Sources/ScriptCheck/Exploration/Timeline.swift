@@ -7,7 +7,8 @@ public struct Counterexample: Hashable, Sendable {
     public var steps: [StepRecord]
     /// The seed of the run that found it; `script-check --seed N` finds it again.
     public var seed: UInt64
-    /// Which search found it: "exhaustive", "random" or "probe".
+    /// Which search or check found it: "exhaustive", "random", "probe",
+    /// "foreign-state" or "least-privilege" (the last two with no steps).
     public var phase: String
     public var config: ExplorationConfig
 }
@@ -51,7 +52,8 @@ public enum Timeline {
         var lines = ["\(example.violation)",
                      "found by the \(example.phase) search (seed \(example.seed)); \(example.steps.count) steps, lease \(example.config.leaseMs) ms, intent \(example.config.intentMs) ms:"]
         guard !example.steps.isEmpty else {
-            lines[1] = "found by the \(example.phase) check: one call on a planted lock state, no schedule needed"
+            let state = example.phase == "least-privilege" ? "a lock state the scripts built" : "a planted lock state"
+            lines[1] = "found by the \(example.phase) check: one call on \(state), no schedule needed"
             return lines.joined(separator: "\n")
         }
         var rows = [["#", "time", "client", "operation", "reply", "oracle after the step"]]

@@ -128,7 +128,8 @@ struct World: Hashable, Sendable {
     mutating func perform(_ operation: LockOperation, arguments: [[UInt8]], scripts: LockScripts,
                           engine: ScriptEngine, memo: RunMemo?) -> (reply: RedisReply, hygiene: Violation?) {
         redis.clearPublished()
-        guard let memo else {
+        // The memo's key is the mock's state: runs as a restricted user differ.
+        guard let memo, engine.user.isUnrestricted else {
             let run = run(operation, arguments: arguments, scripts: scripts, engine: engine)
             return (run.reply, World.hygiene(run, operation: operation, scripts: scripts))
         }

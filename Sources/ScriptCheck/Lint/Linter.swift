@@ -103,7 +103,20 @@ public enum Linter {
         return indices
     }
 
-    private static func calledCommands(in code: String) -> [String] {
+    /// Every command `script` names in a `redis.call` or `redis.pcall`
+    /// outside comments, lowercased: what its Redis user must be allowed.
+    static func commands(calledBy script: Script) -> Set<String> {
+        var names: Set<String> = []
+        for line in script.source.split(separator: 0x0A, omittingEmptySubsequences: true) {
+            let end = line.indices.first { line[$0] == 0x2D && $0 + 1 < line.endIndex && line[$0 + 1] == 0x2D } ?? line.endIndex
+            names.formUnion(calledCommands(in: String(decoding: line[..<end], as: UTF8.self)).map { $0.lowercased() })
+        }
+        return names
+    }
+
+    /// The command names a line of Lua passes to `redis.call` or
+    /// `redis.pcall` as string literals, as written.
+    static func calledCommands(in code: String) -> [String] {
         var names: [String] = []
         var rest = code[...]
         while let range = rest.range(of: "call(") ?? nil {

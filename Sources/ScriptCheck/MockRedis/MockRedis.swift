@@ -46,19 +46,22 @@ public struct MockRedis: Hashable, Sendable {
     struct Command: Sendable {
         let name: String
         let info: RedisCommandInfo?
+        /// A container's subcommands (CONFIG GET, ...); nil for the others.
+        let subcommands: Set<String>?
         fileprivate let handler: Handler?
 
         init(_ name: String) {
             self.name = name
             info = RedisCommandTable.commands[name]
+            subcommands = RedisCommandTable.subcommands[name]
             handler = MockRedis.handlers[name]
         }
     }
 
-    /// `execute` with the command already looked up.
-    mutating func execute(_ args: [[UInt8]], command: Command) -> RedisReply {
+    /// `execute` with the command already looked up, run by `user`.
+    mutating func execute(_ args: [[UInt8]], command: Command, user: RedisUser = .unrestricted) -> RedisReply {
         // The order of these checks is Redis's scriptCall(): lookup, arity,
-        // then the noscript flag, and only then the command itself.
+        // the noscript flag, the user's ACL, and only then the command itself.
         guard let info = command.info else {
             return .error(MockRedisError.unknownCommand.message)
         }
@@ -67,6 +70,9 @@ public struct MockRedis: Hashable, Sendable {
         }
         if info.noScript {
             return .error(MockRedisError.notAllowedFromScript.message)
+        }
+        if !user.isUnrestricted, let refusal = user.refusal(args, name: command.name, info: info) {
+            return .error(refusal.message)
         }
         guard let handler = command.handler else {
             return .error("ERR mock redis does not model command '\(command.name)'")

@@ -25,7 +25,8 @@ struct RedisCommandInfo: Sendable {
 
 enum RedisCommandTable {
     /// Top-level commands of Redis 7.0.15 (subcommands of containers such as
-    /// CONFIG or CLIENT are not listed; the mock models none of them).
+    /// CONFIG or CLIENT are listed by name only, in `subcommands`; the mock
+    /// models none of them).
     static let commands: [String: RedisCommandInfo] = [
         "acl": .init(arity: -2, noScript: false, firstKey: 0, lastKey: 0, keyStep: 0),
         "append": .init(arity: 3, noScript: false, firstKey: 1, lastKey: 1, keyStep: 1),
@@ -267,5 +268,27 @@ enum RedisCommandTable {
         "zscore": .init(arity: 3, noScript: false, firstKey: 1, lastKey: 1, keyStep: 1),
         "zunion": .init(arity: -3, noScript: false, firstKey: 0, lastKey: 0, keyStep: 0),
         "zunionstore": .init(arity: -4, noScript: false, firstKey: 1, lastKey: 1, keyStep: 1),
+    ]
+
+    /// The subcommands of Redis 7.0.15's container commands (`COMMAND`'s
+    /// tenth field). `redis.acl_check_cmd` looks a container's second
+    /// argument up among them, as Redis's `lookupCommand` does, and calls an
+    /// unknown one an invalid command.
+    static let subcommands: [String: Set<String>] = [
+        "acl": ["cat", "deluser", "dryrun", "genpass", "getuser", "help", "list", "load", "log", "save", "setuser", "users", "whoami"],
+        "client": ["caching", "getname", "getredir", "help", "id", "info", "kill", "list", "no-evict", "pause", "reply", "setname", "tracking", "trackinginfo", "unblock", "unpause"],
+        "cluster": ["addslots", "addslotsrange", "bumpepoch", "count-failure-reports", "countkeysinslot", "delslots", "delslotsrange", "failover", "flushslots", "forget", "getkeysinslot", "help", "info", "keyslot", "links", "meet", "myid", "nodes", "replicas", "replicate", "reset", "saveconfig", "set-config-epoch", "setslot", "shards", "slaves", "slots"],
+        "command": ["count", "docs", "getkeys", "getkeysandflags", "help", "info", "list"],
+        "config": ["get", "help", "resetstat", "rewrite", "set"],
+        "function": ["delete", "dump", "flush", "help", "kill", "list", "load", "restore", "stats"],
+        "latency": ["doctor", "graph", "help", "histogram", "history", "latest", "reset"],
+        "memory": ["doctor", "help", "malloc-stats", "purge", "stats", "usage"],
+        "module": ["help", "list", "load", "loadex", "unload"],
+        "object": ["encoding", "freq", "help", "idletime", "refcount"],
+        "pubsub": ["channels", "help", "numpat", "numsub", "shardchannels", "shardnumsub"],
+        "script": ["debug", "exists", "flush", "help", "kill", "load"],
+        "slowlog": ["get", "help", "len", "reset"],
+        "xgroup": ["create", "createconsumer", "delconsumer", "destroy", "help", "setid"],
+        "xinfo": ["consumers", "groups", "help", "stream"],
     ]
 }

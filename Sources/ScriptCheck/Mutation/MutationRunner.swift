@@ -32,7 +32,7 @@ public struct MutantOutcome: Sendable {
     public var killedBy: String?
     /// The first lint finding or the violation's message.
     public var detail: String
-    /// The exploration phase that found it (`exhaustive`, `random`, `foreign-state`, `lint`).
+    /// The exploration phase that found it (`exhaustive`, `random`, `foreign-state`, `least-privilege`, `lint`).
     public var phase: String?
     public var seconds: Double
 }

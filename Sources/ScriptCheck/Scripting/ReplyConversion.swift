@@ -83,6 +83,8 @@ extension ScriptEngine {
     /// Redis replaces CR and LF in error and status lines with spaces so the
     /// protocol stays one line per reply.
     static func oneLine(_ text: String) -> String {
+        // Most have no line break, and are kept as they are without a copy.
+        guard text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return text }
         var scalars = String.UnicodeScalarView()
         scalars.append(contentsOf: text.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
         return String(scalars)

@@ -43,6 +43,9 @@ public struct ScriptRun: Hashable, Sendable {
     public var problems: [ScriptProblem]
     /// The commands the script ran, in order (argv, command name first).
     public var commands: [[[UInt8]]]
+    /// What it asked `redis.acl_check_cmd`, in order (argv, command name
+    /// first): with `commands`, every answer that depended on its user.
+    public var aclQueries: [[[UInt8]]] = []
 }
 
 /// Redis 7.0's scripting engine over a mock Redis: EVAL semantics, reply
@@ -56,6 +59,11 @@ public final class ScriptEngine {
     public var redis: MockRedis
     /// The most Lua VM instructions one script run may execute.
     public var instructionBudget: Int
+    /// The ACL user scripts run as: `redis.call` refuses what it is denied
+    /// with Redis's error, and `redis.acl_check_cmd` answers false for it.
+    /// The explorer's run memo keys on the mock's state alone, so it
+    /// serves only runs of the unrestricted user.
+    public var user = RedisUser.unrestricted
 
     private let lua: LuaState
     private let handler: LuaFunction
@@ -67,6 +75,8 @@ public final class ScriptEngine {
     private var commandNames: [RedisKey: CommandName] = [:]
     private var problems: [ScriptProblem] = []
     private var commands: [[[UInt8]]] = []
+    /// This run's `redis.acl_check_cmd` questions (see `ScriptRun.aclQueries`).
+    var aclQueries: [[[UInt8]]] = []
     private var random = RedisRandom()
     /// How many times scripts have used `math.random` or `math.randomseed`:
     /// a run that did depends on more than the mock's state and its arguments.
@@ -92,6 +102,7 @@ public final class ScriptEngine {
         weak var engine: ScriptEngine?
         lua.register("redis.call") { engine?.call($0, raising: true) ?? .values([]) }
         lua.register("redis.pcall") { engine?.call($0, raising: false) ?? .values([]) }
+        lua.register("redis.acl_check_cmd") { engine?.aclCheck($0) ?? .values([]) }
         lua.register("redis.sha1hex") { arguments in
             guard arguments.count == 1, let text = arguments[0].bytes else {
                 return .raise(ScriptEngine.errorTable("wrong number of arguments"))
@@ -173,6 +184,7 @@ public final class ScriptEngine {
     public func eval(_ script: Script, keys: [[UInt8]], arguments: [[UInt8]]) -> ScriptRun {
         problems = []
         commands = []
+        aclQueries = []
         currentKeys = keys.map(RedisKey.init)
         // Redis 7 does not reseed per script: the sequence runs on across calls,
         // so math.random is not reproducible and lint reports its use.
@@ -203,7 +215,7 @@ public final class ScriptEngine {
             problems.append(.outOfMemory)
             reply = .error("ERR script-check stopped the script: it ran out of memory")
         }
-        return ScriptRun(reply: reply, problems: problems, commands: commands)
+        return ScriptRun(reply: reply, problems: problems, commands: commands, aclQueries: aclQueries)
     }
 
     // MARK: redis.call
@@ -213,6 +225,34 @@ public final class ScriptEngine {
         guard !arguments.isEmpty else {
             return fail(ScriptEngine.errorTable("Please specify at least one argument for this redis lib call"))
         }
+        guard let argv = ScriptEngine.redisArguments(arguments) else {
+            return fail(ScriptEngine.errorTable("Lua redis lib command arguments must be strings or integers"))
+        }
+        commands.append(argv)
+        let named = commandNamed(argv[0])
+        let command = named.command
+        if named.unmodelled {
+            problems.append(.unmodelledCommand(command.name))
+        }
+        for position in MockRedis.keyPositions(argv.count, info: command.info) where !currentKeys.contains(RedisKey(argv[position])) {
+            problems.append(.undeclaredKey(command: command.name, key: String(decoding: argv[position], as: UTF8.self)))
+        }
+        let reply = redis.execute(argv, command: command, user: user)
+        if case .error(let text) = reply {
+            var table = ScriptEngine.errorTable([0x2D] + Array(text.utf8))
+            if case .table(var fields) = table {
+                fields.fields["ignore_error_stats_update"] = .boolean(true)
+                table = .table(fields)
+            }
+            return fail(table)
+        }
+        return .value(ScriptEngine.luaValue(from: reply))
+    }
+
+    /// A redis.call's arguments as Redis's `luaArgsToRedisArgv` makes them:
+    /// strings as they are, numbers printed with %.17g; nil when one is
+    /// neither.
+    static func redisArguments(_ arguments: [LuaValue]) -> [[UInt8]]? {
         var argv: [[UInt8]] = []
         argv.reserveCapacity(arguments.count)
         for argument in arguments {
@@ -227,33 +267,15 @@ public final class ScriptEngine {
                 } else {
                     argv.append(Array(formatG(number, precision: 17).utf8))
                 }
-            default: return fail(ScriptEngine.errorTable("Lua redis lib command arguments must be strings or integers"))
+            default: return nil
             }
         }
-        commands.append(argv)
-        let named = commandNamed(argv[0])
-        let command = named.command
-        if named.unmodelled {
-            problems.append(.unmodelledCommand(command.name))
-        }
-        for position in MockRedis.keyPositions(argv.count, info: command.info) where !currentKeys.contains(RedisKey(argv[position])) {
-            problems.append(.undeclaredKey(command: command.name, key: String(decoding: argv[position], as: UTF8.self)))
-        }
-        let reply = redis.execute(argv, command: command)
-        if case .error(let text) = reply {
-            var table = ScriptEngine.errorTable([0x2D] + Array(text.utf8))
-            if case .table(var fields) = table {
-                fields.fields["ignore_error_stats_update"] = .boolean(true)
-                table = .table(fields)
-            }
-            return fail(table)
-        }
-        return .value(ScriptEngine.luaValue(from: reply))
+        return argv
     }
 
     /// What a command's name means, looked up once per spelling a script
     /// uses: scripts repeat the same few names millions of times.
-    private func commandNamed(_ bytes: [UInt8]) -> CommandName {
+    func commandNamed(_ bytes: [UInt8]) -> CommandName {
         if let known = commandNames[RedisKey(bytes)] { return known }
         let name = bytes.lowercasedASCII
         let command = CommandName(command: MockRedis.Command(name),
@@ -262,7 +284,7 @@ public final class ScriptEngine {
         return command
     }
 
-    private struct CommandName {
+    struct CommandName {
         var command: MockRedis.Command
         var unmodelled: Bool
     }

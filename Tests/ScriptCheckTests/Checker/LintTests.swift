@@ -43,6 +43,14 @@ import Testing
         #expect(found.contains { $0.contains(command) && $0.contains("allow-list") })
     }
 
+    @Test func aclCheckCmdIsPartOfTheEnvironment() {
+        // R6: the scripts ask redis.acl_check_cmd before their first write,
+        // and check that it exists (Redis before 7.0 has none).
+        let body = "if redis.acl_check_cmd and not redis.acl_check_cmd('PUBLISH', KEYS[1]) then return 0 end\n"
+            + "return redis.call('DEL', KEYS[1])\n"
+        #expect(findings(body).isEmpty)
+    }
+
     @Test func mathRandomIsFound() {
         #expect(findings("return math.random(10)\n").contains { $0.contains("math.random") })
     }

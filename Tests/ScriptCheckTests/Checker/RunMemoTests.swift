@@ -29,7 +29,10 @@ import Testing
         #expect(with.memoHits * 2 > with.scriptRuns, "only \(with.memoHits) of \(with.scriptRuns) runs were served")
     }
 
-    @Test("a known-bad design: the same counterexample with and without the memo", arguments: KnownBadFixture.all)
+    /// Designs the exploration finds (the others break R6 alone, found by
+    /// one call on a prepared state, which uses no memo).
+    @Test("a known-bad design: the same counterexample with and without the memo",
+          arguments: KnownBadFixture.all.filter { $0.check == nil })
     func sameCounterexample(_ fixture: KnownBadFixture) async throws {
         let scripts = try LockScripts(directory: fixture.directory, base: KnownBadDesignTests.goodDirectory)
         let (with, without) = try await offThePool {
