@@ -46,6 +46,14 @@ do {
     report.section("writer wait under a continuous reader flood")
     try await WriterWait.run(pooled, writingOn: other, prefix: prefix, report: report, samples: 100, readers: 8)
 
+    if let tlsURL = environment["REDIS_TLS_URL"], !tlsURL.isEmpty {
+        report.section("TLS write cycles (the same server's tls-port; plain cycles interleaved) and connection setup")
+        let tls = TLSConfiguration(caFile: environment["REDIS_TLS_CA"])
+        try await TLSCycles.run(plainURL: url, tlsURL: tlsURL, tls: tls, prefix: prefix, report: report, iterations: 3_000)
+    } else {
+        say("\nTLS cycles skipped: set REDIS_TLS_URL (rediss:// on the same server's tls-port) and REDIS_TLS_CA")
+    }
+
     if let clusterURL = environment["REDIS_CLUSTER_URL"], !clusterURL.isEmpty {
         report.section("Redis Cluster write cycles (one connection per node; plain and replicated grants interleaved)")
         try await ClusterCycles.run(clusterURL: clusterURL, prefix: prefix, report: report, iterations: 3_000)
@@ -116,6 +124,10 @@ if let fenced = p50("server_cpu_fenced_mutex_cycle"), let mutex = p50("server_cp
 target("handoff polling p50 / pub/sub p50", p50("handoff_polling"), handoff, .atLeast(5))
 if let pubsub = handoff {
     line("handoff p50 = \(Measurement.format(pubsub)) us (target <= 1000): \(verdict(pubsub <= 1000))")
+}
+target("TLS write cycle p50 / plain write cycle p50", p50("write_cycle_tls"), p50("write_cycle_tls_baseline"), .atMost(1.15))
+if let tls = p50("connect_tls"), let tcp = p50("connect_tcp") {
+    line("a new connection's first PING over TLS / over TCP p50 = \(Measurement.format(tls)) / \(Measurement.format(tcp)) us: the handshake costs about \(Measurement.format(tls - tcp)) us (no target)")
 }
 if let cluster = p50("cluster_write_cycle"), let single = p50("write_cycle") {
     line("cluster write cycle p50 / single-server write cycle p50 = \(String(format: "%.2f", cluster / single)) (cost of routing; no target)")

@@ -49,8 +49,15 @@ struct ConnectionOptions: ParsableArguments {
     /// - Throws: ``RWLockError`` `.invalidConfiguration` for a bad URL or TLS
     ///   options given for a URL without TLS.
     func client() throws -> RedisClient {
-        var deployment = try url.map(RedisDeployment.init(url:)) ?? RedisDeployment.fromEnvironment()
-        if let password = ProcessInfo.processInfo.environment["REDISCLI_AUTH"], !password.isEmpty {
+        let environment = ProcessInfo.processInfo.environment
+        let password = environment["REDISCLI_AUTH"].flatMap { $0.isEmpty ? nil : $0 }
+        let given = url ?? environment["REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? RedisEndpoint.defaultURL
+        // `redis://user@host` names an ACL user whose password REDISCLI_AUTH
+        // holds (the parser refuses a user without a password).
+        let text = password.map { Self.insertingPassword($0, into: given) } ?? given
+        // From the environment, unchanged: its errors name REDIS_URL.
+        var deployment = url == nil && text == given ? try RedisDeployment.fromEnvironment() : try RedisDeployment(url: text)
+        if let password {
             deployment = deployment.withPassword(password)
         }
         if let tls {
@@ -60,32 +67,44 @@ struct ConnectionOptions: ParsableArguments {
     }
 }
 
-extension RedisDeployment {
-    /// `password` for every endpoint that has none of its own.
-    func withPassword(_ password: String) -> RedisDeployment {
-        func apply(_ endpoint: RedisEndpoint) -> RedisEndpoint {
-            var endpoint = endpoint
-            if endpoint.password == nil { endpoint.password = password }
-            return endpoint
-        }
-        switch self {
-        case .server(let endpoint): return .server(apply(endpoint))
-        case .cluster(let seeds): return .cluster(seeds: seeds.map(apply))
-        }
+extension ConnectionOptions {
+    /// `url` with `password` (percent-encoded) after a user name that has
+    /// none; any other URL as it is.
+    static func insertingPassword(_ password: String, into url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        guard !rest.hasPrefix("/"), let at = rest.firstIndex(of: "@") else { return url }
+        let userinfo = rest[..<at]
+        guard !userinfo.isEmpty, !userinfo.contains(":"), !userinfo.contains("/") else { return url }
+        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        let encoded = password.addingPercentEncoding(withAllowedCharacters: unreserved) ?? password
+        return String(url[..<schemeEnd.upperBound]) + userinfo + ":" + encoded + rest[at...]
     }
 }
 
-/// `NAME` and the connection options, for the operator commands.
+/// `--prefix P`: the namespace of the lock's keys and channel.
+struct PrefixOption: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "What the lock's keys and channel start with (an application's or tenant's namespace, matching its ACL "
+            + "key pattern).", valueName: "prefix"))
+    var prefix: String = "rwlock:"
+}
+
+/// `NAME`, the connection options and the key prefix, for the operator
+/// commands.
 struct LockOptions: ParsableArguments {
     @Argument(help: "The lock's name.")
     var name: String
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var keys: PrefixOption
 
-    /// The lock, or exit 64 for a bad URL or name.
+    /// The lock, or exit 64 for a bad URL, name or prefix.
     func lock() -> RWLock {
         do {
-            return try RWLock(name: name, client: try connection.client())
+            var options = RWLock.Options()
+            options.keyPrefix = keys.prefix
+            return try RWLock(name: name, client: try connection.client(), options: options)
         } catch {
             Exit.fail(error)
         }

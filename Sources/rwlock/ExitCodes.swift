@@ -26,7 +26,8 @@ enum Exit {
     /// Redis answered with an error or an undecodable reply (EX_PROTOCOL).
     static let server: Int32 = 76
     /// The server's configuration makes the lock unsafe (R3: it may evict
-    /// the lock's keys); COMMAND was not run (EX_CONFIG).
+    /// the lock's keys) or the Redis user lacks a permission it needs (R6);
+    /// COMMAND was not run (EX_CONFIG).
     static let unsafeServer: Int32 = 78
     /// COMMAND was found but could not be started (as shells do).
     static let cannotExecute: Int32 = 126
@@ -53,7 +54,9 @@ enum Exit {
           76   Redis replied with an error or an unexpected reply
           78   the server may evict the lock's keys (maxmemory with a
                maxmemory-policy other than noeviction) or its INFO cannot
-               be read; COMMAND was not run (--allow-eviction to accept)
+               be read (--allow-eviction to accept); or the Redis user lacks
+               a permission the lock needs (rwlock acl prints the rules);
+               COMMAND was not run
           126  COMMAND could not be started; 127 COMMAND not found
           128+N  rwlock got signal N (SIGINT, SIGTERM) while waiting for the lock
         """

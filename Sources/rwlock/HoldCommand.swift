@@ -41,6 +41,7 @@ struct HoldOptions: ParsableArguments {
     var cap: Duration?
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var keys: PrefixOption
 
     @Option(help: ArgumentHelp(
         "Count a grant or renewal only once N replicas confirm it (WAIT, up to a third of the lease or 1s); "
@@ -97,6 +98,7 @@ struct HoldOptions: ParsableArguments {
     /// timeout unhit.
     func lockOptions(preferReaders: Bool) -> RWLock.Options {
         var options = RWLock.Options(lease: lease)
+        options.keyPrefix = keys.prefix
         options.hardCap = cap
         options.preference = preferReaders ? .readers : .writers
         options.allowEviction = allowEviction

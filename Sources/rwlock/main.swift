@@ -9,11 +9,13 @@ struct RwlockCommand: ParsableCommand {
         abstract: "Run a command holding a reader-writer lock kept in Redis; inspect, evict, reset locks.",
         usage: """
             rwlock read|write NAME [--lease D] [--timeout D] [-n|--no-wait] [-E|--conflict-exit-code N]
-                              [--kill-grace D] [--cap D] [--url URL] [--replicas N] [--allow-eviction]
-                              [--restart-quarantine D] [--prefer-readers (read)] -- COMMAND [ARG ...]
-            rwlock inspect NAME [--json] [--url URL]
-            rwlock evict NAME TOKEN [--url URL]
-            rwlock reset NAME [--url URL]
+                              [--kill-grace D] [--cap D] [--url URL] [TLS] [--prefix P] [--replicas N]
+                              [--allow-eviction] [--restart-quarantine D] [--prefer-readers (read)] -- COMMAND [ARG ...]
+            rwlock inspect NAME [--json] [--url URL] [TLS] [--prefix P]
+            rwlock evict NAME TOKEN [--url URL] [TLS] [--prefix P]
+            rwlock reset NAME [--url URL] [TLS] [--prefix P]
+            rwlock acl [--prefix P]
+              TLS: [--cacert FILE] [--cacertdir DIR] [--cert FILE] [--key FILE] [--sni NAME] [--insecure]
             """,
         discussion: """
             read/write run COMMAND (stdio inherited) holding the lease, renew it every third of --lease, and \
@@ -29,7 +31,8 @@ struct RwlockCommand: ParsableCommand {
 
             \(Exit.table)
             """,
-        subcommands: [ReadCommand.self, WriteCommand.self, InspectCommand.self, EvictCommand.self, ResetCommand.self]
+        subcommands: [ReadCommand.self, WriteCommand.self, InspectCommand.self, EvictCommand.self, ResetCommand.self,
+                      AclCommand.self]
     )
 }
 

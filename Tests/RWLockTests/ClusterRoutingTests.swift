@@ -100,7 +100,7 @@ struct ClusterRoutingTests {
 
     @Test func clusterURLs() throws {
         let deployment = try RedisDeployment(url: "redis+cluster://alice:s%40cret@10.0.0.1:7000,10.0.0.2,[::1]:7002")
-        guard case .cluster(let seeds) = deployment else {
+        guard case .cluster(let seeds) = deployment.kind else {
             Issue.record("not a cluster: \(deployment)")
             return
         }
@@ -198,7 +198,7 @@ struct ClusterClientFailureTests {
     /// A cluster URL naming a plain server: the message says why.
     @Test(.enabled(if: LiveEnvironment.hasServer))
     func aServerWithoutClusterSupportIsNamedAsSuch() async throws {
-        guard case .server(let server) = try RedisDeployment.fromEnvironment(),
+        guard case .server(let server) = try RedisDeployment.fromEnvironment().kind,
             case .tcp(let host, let port) = server.address
         else {
             Issue.record("REDIS_URL must name one TCP server for this test")

@@ -77,7 +77,7 @@ struct EndpointParsingTests {
     /// A TLS cluster URL: every seed speaks TLS, and so does every node the
     /// client learns of; descriptions keep the scheme.
     @Test func tlsClusterURLsMarkEverySeed() throws {
-        guard case .cluster(let seeds) = try RedisDeployment(url: "rediss+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001") else {
+        guard case .cluster(let seeds) = try RedisDeployment(url: "rediss+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001").kind else {
             Issue.record("not parsed as a cluster")
             return
         }

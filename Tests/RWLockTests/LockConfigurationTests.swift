@@ -32,6 +32,19 @@ struct LockConfigurationTests {
             "rwlock:{orders:eu-1}:queue", "rwlock:{orders:eu-1}:intents", "rwlock:{orders:eu-1}:fence",
             "rwlock:{orders:eu-1}:channel",
         ])
+        var options = RWLock.Options()
+        options.keyPrefix = "billing:locks:"
+        let prefixed = try RWLock(name: "orders", client: unreachableClient(), options: options)
+        #expect(prefixed.keys.map { String(decoding: $0, as: UTF8.self) }.allSatisfy { $0.hasPrefix("billing:locks:{orders}:") })
+    }
+
+    @Test(arguments: ["", "a{b", "b}", "app*", "a?", "[x]", "white space", String(repeating: "p", count: 101)])
+    func badKeyPrefixes(prefix: String) {
+        var options = RWLock.Options()
+        options.keyPrefix = prefix
+        let error = #expect(throws: RWLockError.self) { try RWLock(name: "orders", client: unreachableClient(), options: options) }
+        #expect(error?.kind == .invalidConfiguration)
+        #expect(error?.description.contains("key prefix") == true, "\(String(describing: error))")
     }
 
     @Test(

@@ -35,11 +35,13 @@ import RWLock
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rwlock-cli-\(UUID().uuidString)")
         private let exited = DispatchSemaphore(value: 0)
 
-        /// Starts rwlock with `arguments`; with `alone`, through bash closing
+        /// Starts rwlock with `arguments` (and `extra` in its environment);
+        /// with `alone`, through bash closing
         /// every descriptor above 2 first, so that rwlock holds only what it
         /// opens itself (Foundation's Process passes this process's own
         /// descriptors on).
-        init(_ arguments: [String], alone: Bool = false) throws {
+        init(_ arguments: [String], alone: Bool = false, environment extra: [String: String] = [:]) throws {
+            if !extra.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 } }
             let binary = try LiveEnvironment.requireRwlock()
             if alone {
                 process.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -59,6 +61,16 @@ import RWLock
             let exited = exited
             process.terminationHandler = { _ in exited.signal() }
             try process.run()
+        }
+
+        /// A test that failed early must not leave rwlock (stopped, or
+        /// holding a lock with an endless job) behind: killed, its keeper
+        /// stops the job.
+        deinit {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                kill(process.processIdentifier, SIGCONT)
+            }
         }
 
         /// Waits for the exit off the cooperative pool.

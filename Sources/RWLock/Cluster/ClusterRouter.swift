@@ -101,6 +101,19 @@ final class ClusterRouter: Sendable {
         for pool in pools { pool.shutdown() }
     }
 
+    /// Queues `commands` inside MULTI on the master serving `slot` and
+    /// discards them (``HiredisConnection/queueAndDiscard(_:)``), once, with
+    /// no redirect followed: a permission probe. Nil when no master is known
+    /// for the slot yet.
+    func queueAndDiscard(_ commands: [[[UInt8]]], slot: HashSlot) async throws -> [RESPValue]? {
+        guard let node = await master(for: slot) else { return nil }
+        do {
+            return try await pool(for: node).run(commands, isPipeline: true, discarded: true)
+        } catch let failure as NotSent {
+            throw failure.error
+        }
+    }
+
     /// Runs `commands` on the master serving `slot` (any master when `slot`
     /// is nil: keyless commands), following redirects and retrying commands
     /// that did not run, as the type's documentation describes.
@@ -343,14 +356,5 @@ final class ClusterRouter: Sendable {
 
     private func tooManyRedirects(_ last: ClusterRedirect) -> RWLockError {
         .protocolError("the cluster redirected one command more than \(Self.redirectLimit) times (last: \(last)); its slot map is inconsistent")
-    }
-}
-
-extension RWLockError {
-    /// This error, marked as the failure of a command that never ran.
-    fileprivate var didNotRun: RWLockError {
-        var marked = self
-        marked.commandDidNotRun = true
-        return marked
     }
 }

@@ -41,6 +41,9 @@ final class ConnectionPool: Sendable {
         let id: UInt64
         let commands: [[[UInt8]]]
         let isPipeline: Bool
+        /// Queue the commands inside MULTI and discard them (a permission
+        /// probe: see ``HiredisConnection/queueAndDiscard(_:)``).
+        let discarded: Bool
         let requirements: ServerRequirements?
         let continuation: CheckedContinuation<[RESPValue], any Error>
     }
@@ -90,13 +93,19 @@ final class ConnectionPool: Sendable {
     ///
     /// Inside ``RedisClient/ignoringCancellation(_:)`` (``cancellable`` false)
     /// the job runs whether or not its task is cancelled.
-    func run(_ commands: [[[UInt8]]], isPipeline: Bool, requirements: ServerRequirements? = nil) async throws -> [RESPValue] {
+    ///
+    /// With `discarded`, the commands are queued inside MULTI and discarded
+    /// instead (``HiredisConnection/queueAndDiscard(_:)``): the replies are
+    /// MULTI's, then each command's queuing reply.
+    func run(
+        _ commands: [[[UInt8]]], isPipeline: Bool, requirements: ServerRequirements? = nil, discarded: Bool = false
+    ) async throws -> [RESPValue] {
         let id = state.withLock { state in
             defer { state.nextJobID &+= 1 }
             return state.nextJobID
         }
         func job(_ continuation: CheckedContinuation<[RESPValue], any Error>) -> Job {
-            Job(id: id, commands: commands, isPipeline: isPipeline,
+            Job(id: id, commands: commands, isPipeline: isPipeline, discarded: discarded,
                 requirements: requirements.flatMap { $0.isEmpty ? nil : $0 }, continuation: continuation)
         }
         guard Self.cancellable else {
@@ -233,6 +242,7 @@ final class ConnectionPool: Sendable {
                 throw NotSent(error: error)
             }
         }
+        if job.discarded { return try open.queueAndDiscard(job.commands) }
         if job.isPipeline { return try open.pipeline(job.commands) }
         return [try open.command(job.commands[0])]
     }

@@ -143,6 +143,23 @@ final class HiredisConnection {
         return replies
     }
 
+    /// Queues `commands` inside MULTI, then discards the transaction: Redis
+    /// checks each command against the user's ACL when it queues it
+    /// (answering NOPERM) and runs none of them. Returns MULTI's reply and
+    /// then each command's queuing reply (`QUEUED` or an error); only
+    /// MULTI's when MULTI was refused, since nothing may be sent after a
+    /// refused MULTI (it would run). A connection whose DISCARD was refused
+    /// is closed, which ends the transaction on the server.
+    ///
+    /// - Throws: as ``command(_:)``.
+    func queueAndDiscard(_ commands: [[[UInt8]]]) throws -> [RESPValue] {
+        let multi = try command([Array("MULTI".utf8)])
+        guard multi == .status("OK") else { return [multi] }
+        let replies = try pipeline(commands + [[Array("DISCARD".utf8)]])
+        if replies.last != .status("OK") { close() }
+        return [multi] + replies.dropLast()
+    }
+
     // MARK: - Pub/sub (the subscriber connection)
 
     /// Writes a command without reading its reply: for SUBSCRIBE and

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The connections to one Redis server or one Redis Cluster, shared by
 /// every lock that uses them.
 ///
@@ -30,11 +32,16 @@
 public final class RedisClient: Sendable {
     /// The server or cluster this client talks to.
     public let deployment: RedisDeployment
-    /// The server this client talks to; for a cluster, its first seed node.
+    /// The server this client talks to; for a cluster, its first seed
+    /// node; behind Sentinel, the master's login at the first sentinel's
+    /// address (the master itself moves).
     public var endpoint: RedisEndpoint {
-        switch deployment {
+        switch deployment.kind {
         case .server(let endpoint): endpoint
         case .cluster(let seeds): seeds[0]
+        case .sentinel(let sentinel):
+            RedisEndpoint(address: sentinel.sentinels[0].address, username: sentinel.username, password: sentinel.password,
+                          database: sentinel.database, tls: sentinel.tls)
         }
     }
     /// The most connections (and worker threads) this client opens to each
@@ -47,11 +54,14 @@ public final class RedisClient: Sendable {
     enum Transport: Sendable {
         case server(ConnectionPool)
         case cluster(ClusterRouter)
+        case sentinel(SentinelRouter)
     }
 
     let transport: Transport
     /// The one pub/sub connection that wakes this client's lock waiters.
     let subscriber: Subscriber
+    /// Key prefixes whose permissions this client has checked (R6).
+    let permissionsChecked = Mutex<Set<String>>([])
     /// This client's waiting and holding writers, per lock: readers behind
     /// them wait without asking the server.
     let localWriters: LocalWriters
@@ -65,10 +75,12 @@ public final class RedisClient: Sendable {
     ///   - connectTimeout: how long opening a connection may take (positive).
     ///   - commandTimeout: how long one command may wait for its reply
     ///     (positive). A connection that times out is discarded.
-    ///   - clusterRetryWindow: on a cluster, how long a command that could
-    ///     not run (its node unreachable, TRYAGAIN, CLUSTERDOWN, the slot map
-    ///     not yet known) keeps being retried; make it longer than a failover
-    ///     takes (about the cluster's `cluster-node-timeout` plus one second).
+    ///   - clusterRetryWindow: on a cluster or behind Sentinel, how long a
+    ///     command that could not run (its node unreachable, TRYAGAIN,
+    ///     CLUSTERDOWN, the slot map or the master not yet known, a master
+    ///     that turned replica) keeps being retried; make it longer than a
+    ///     failover takes (about the cluster's `cluster-node-timeout` plus one
+    ///     second; Sentinel's `down-after-milliseconds` plus a few seconds).
     ///     An acquire's own timeout cuts it short. Ignored for one server.
     ///     A cluster's seeds must be TCP endpoints.
     public convenience init(
@@ -101,7 +113,7 @@ public final class RedisClient: Sendable {
         self.deployment = deployment
         self.maxConnections = maxConnections
         self.commandTimeout = commandTimeout
-        switch deployment {
+        switch deployment.kind {
         case .server(let endpoint):
             self.transport = .server(
                 ConnectionPool(
@@ -117,6 +129,14 @@ public final class RedisClient: Sendable {
                     seeds: seeds, maxConnectionsPerNode: maxConnections, connectTimeout: connectTimeout,
                     commandTimeout: commandTimeout, retryWindow: clusterRetryWindow))
             self.transport = .cluster(router)
+            self.subscriber = Subscriber(endpoint: { router.subscriptionEndpoint(attempt: $0) }, connectTimeout: connectTimeout)
+        case .sentinel(let sentinel):
+            precondition(!sentinel.sentinels.isEmpty, "a Sentinel RedisClient needs at least one sentinel")
+            let router = SentinelRouter(
+                configuration: .init(
+                    deployment: sentinel, maxConnections: maxConnections, connectTimeout: connectTimeout,
+                    commandTimeout: commandTimeout, retryWindow: clusterRetryWindow))
+            self.transport = .sentinel(router)
             self.subscriber = Subscriber(endpoint: { router.subscriptionEndpoint(attempt: $0) }, connectTimeout: connectTimeout)
         }
         let subscriber = self.subscriber
@@ -173,6 +193,12 @@ public final class RedisClient: Sendable {
         return pool
     }
 
+    /// The router of a Sentinel client, nil otherwise.
+    var sentinelRouter: SentinelRouter? {
+        guard case .sentinel(let router) = transport else { return nil }
+        return router
+    }
+
     /// The router of a cluster client, nil for a single server.
     var router: ClusterRouter? {
         guard case .cluster(let router) = transport else { return nil }
@@ -190,6 +216,7 @@ public final class RedisClient: Sendable {
         switch transport {
         case .server(let pool): pool.shutdown()
         case .cluster(let router): router.shutdown()
+        case .sentinel(let router): router.shutdown()
         }
         subscriber.shutdown()
     }
@@ -234,6 +261,25 @@ public final class RedisClient: Sendable {
         return try await execute(commands, isPipeline: true, routingKey: routingKey, requirements: requirements)
     }
 
+    /// Queues `commands` inside MULTI on the server (on a cluster, the master
+    /// of `routingKey`'s slot) and discards them: MULTI's reply, then each
+    /// command's queuing reply. Nil on a cluster whose slot map is not known
+    /// yet. For the permission check (R6): nothing runs.
+    func queueAndDiscard(_ commands: [[[UInt8]]], routingKey: [UInt8]) async throws -> [RESPValue]? {
+        switch transport {
+        case .server(let pool):
+            do {
+                return try await pool.run(commands, isPipeline: true, discarded: true)
+            } catch let failure as NotSent {
+                throw failure.error
+            }
+        case .cluster(let router):
+            return try await router.queueAndDiscard(commands, slot: HashSlot(key: routingKey))
+        case .sentinel(let router):
+            return try await router.run(commands, isPipeline: true, discarded: true)
+        }
+    }
+
     /// Runs `operation` so that the calling task's cancellation cannot stop
     /// its commands: a release or a withdrawal must reach the server however
     /// its caller ended. On one server the pool simply ignores the task's
@@ -245,7 +291,7 @@ public final class RedisClient: Sendable {
         switch transport {
         case .server:
             return try await ConnectionPool.$cancellable.withValue(false) { try await operation() }
-        case .cluster:
+        case .cluster, .sentinel:
             return try await Task { try await operation() }.value
         }
     }
@@ -265,6 +311,8 @@ public final class RedisClient: Sendable {
         case .cluster(let router):
             return try await router.run(
                 commands, isPipeline: isPipeline, slot: routingKey.map(HashSlot.init(key:)), requirements: requirements)
+        case .sentinel(let router):
+            return try await router.run(commands, isPipeline: isPipeline, requirements: requirements)
         }
     }
 }

@@ -169,7 +169,9 @@ struct EndpointParser {
     static let expectedForms =
         "expected redis://[[user]:password@]host[:port][/db] (rediss:// for TLS), unix:///path/to/socket[?db=N], "
         + "an absolute socket path like /run/redis/redis.sock, "
-        + "or redis+cluster://[[user]:password@]host:port[,host:port...] (rediss+cluster:// for TLS) for a Redis Cluster"
+        + "redis+cluster://[[user]:password@]host:port[,host:port...] (rediss+cluster:// for TLS) for a Redis Cluster, "
+        + "or redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/MASTER[?db=N] (rediss+sentinel:// for TLS) "
+        + "for a master behind Redis Sentinel"
 
     func parse() throws -> RedisEndpoint {
         guard !url.isEmpty else { throw fail("the URL is empty") }
@@ -195,6 +197,8 @@ struct EndpointParser {
             return try parseUnix(&rest)
         case "redis+cluster", "rediss+cluster":
             throw fail("it names a Redis Cluster, not one server; pass it to RedisClient(url:) or RedisDeployment(url:)")
+        case "redis+sentinel", "rediss+sentinel":
+            throw fail("it names a master behind Redis Sentinel, not one server; pass it to RedisClient(url:) or RedisDeployment(url:)")
         default:
             throw fail("unsupported scheme '\(scheme)://'")
         }
@@ -278,6 +282,59 @@ struct EndpointParser {
             seeds.append(RedisEndpoint(address: .tcp(host: host, port: port), username: username, password: password, tls: tls))
         }
         return seeds
+    }
+
+    /// `redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/MASTER[?db=N&sentinelUser=U&sentinelPassword=P]`:
+    /// sentinels (port 26379 by default) and the master they watch; the
+    /// login is the data nodes', the query's the sentinels'.
+    func parseSentinel() throws -> SentinelDeployment {
+        guard let schemeEnd = url.firstRange(of: "://"),
+            ["redis+sentinel", "rediss+sentinel"].contains(url[..<schemeEnd.lowerBound].lowercased())
+        else {
+            throw fail("a Sentinel URL starts with redis+sentinel:// (rediss+sentinel:// for TLS)")
+        }
+        guard !url.contains(where: { $0.isWhitespace }) else { throw fail("the URL contains whitespace") }
+        let tls = url[..<schemeEnd.lowerBound].lowercased() == "rediss+sentinel" ? TLSConfiguration() : nil
+        let rest = url[schemeEnd.upperBound...]
+        try checkLoginIsEncoded(rest)
+        if rest.contains("#") { throw fail("a fragment (#...) is not allowed") }
+        let queryStart = rest.firstIndex(of: "?") ?? rest.endIndex
+        let beforeQuery = rest[..<queryStart]
+        guard let pathStart = beforeQuery.firstIndex(of: "/") else {
+            throw fail("the master's name is missing; end the URL with /NAME, the name the sentinels monitor it under")
+        }
+        var authority = beforeQuery[..<pathStart]
+        let masterName = try decode(beforeQuery[beforeQuery.index(after: pathStart)...], what: "master name")
+        guard !masterName.isEmpty, !masterName.contains("/") else {
+            throw fail("the master's name is missing; end the URL with /NAME, the name the sentinels monitor it under")
+        }
+        let (username, password) = try takeUserinfo(&authority)
+        guard !authority.isEmpty else { throw fail("the sentinels are missing; list at least one host[:port]") }
+        var database = 0
+        var sentinelUser: String? = nil, sentinelPassword: String? = nil
+        for pair in rest[queryStart...].dropFirst().split(separator: "&") {
+            let keyValue = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard keyValue.count == 2 else { throw fail("the query parameter '\(keyValue[0])' has no value") }
+            switch keyValue[0] {
+            case "db": database = try parseDatabase(keyValue[1], source: "db parameter")
+            case "sentinelUser": sentinelUser = try decode(keyValue[1], what: "sentinel user name")
+            case "sentinelPassword": sentinelPassword = try decode(keyValue[1], what: "sentinel password")
+            default: throw fail("unknown query parameter '\(keyValue[0])'; a Sentinel URL takes db, sentinelUser and sentinelPassword")
+            }
+        }
+        if sentinelUser != nil && sentinelPassword == nil {
+            throw fail("sentinelUser is given without sentinelPassword")
+        }
+        var sentinels: [RedisEndpoint] = []
+        for hostPort in authority.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !hostPort.isEmpty else { throw fail("a sentinel between commas is empty") }
+            let hasPort = hostPort.hasPrefix("[") ? hostPort.contains("]:") : hostPort.contains(":")
+            var (host, port) = try parseHostAndPort(hostPort)
+            if !hasPort { port = SentinelDeployment.defaultSentinelPort }
+            sentinels.append(RedisEndpoint(address: .tcp(host: host, port: port), username: sentinelUser, password: sentinelPassword, tls: tls))
+        }
+        return SentinelDeployment(
+            masterName: masterName, sentinels: sentinels, username: username, password: password, database: database, tls: tls)
     }
 
     private func parseUnix(_ rest: inout Substring) throws -> RedisEndpoint {
@@ -367,11 +424,22 @@ struct EndpointParser {
     /// '/' or '?'), except in a URL whose rest starts with '/': a unix socket
     /// path without login, which may itself contain '@'.
     private var redactedURL: String {
+        Self.redactingQueryPassword(redactingUserinfo)
+    }
+
+    private var redactingUserinfo: String {
         guard let schemeEnd = url.firstRange(of: "://") else { return url }
         let rest = url[schemeEnd.upperBound...]
         let searched = rest.hasPrefix("/") ? rest[..<rest.startIndex] : rest
         guard let at = searched.lastIndex(of: "@") else { return url }
         return url[..<schemeEnd.upperBound] + "***@" + rest[rest.index(after: at)...]
+    }
+
+    /// A Sentinel URL's `sentinelPassword=` value, replaced.
+    private static func redactingQueryPassword(_ text: String) -> String {
+        guard let key = text.range(of: "sentinelPassword=") else { return text }
+        let end = text[key.upperBound...].firstIndex(of: "&") ?? text.endIndex
+        return text[..<key.upperBound] + "***" + text[end...]
     }
 
     /// Refuses a login holding a raw '/', '?' or '#' before anything else

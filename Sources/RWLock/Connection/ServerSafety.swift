@@ -76,13 +76,20 @@ struct ServerRequirements: Sendable, Hashable {
 
     /// Reads the profile from the replies to ``infoCommands``.
     ///
-    /// - Throws: `.unsafeServer` when INFO is refused for good (renamed, or
-    ///   not allowed to this ACL user); `.server` for another error reply (a
+    /// - Throws: `.permissionDenied` when this ACL user may not run INFO;
+    ///   `.unsafeServer` when INFO is refused for good (renamed); `.server`
+    ///   for another error reply (a
     ///   server busy with a long script), which the next grant retries;
     ///   `.protocolError` for a reply without the fields.
     static func profile(fromReplies replies: [RESPValue], readAt: ContinuousClock.Instant) throws -> ServerProfile {
         for case .error(let message) in replies {
-            guard message.hasPrefix("NOPERM") || message.hasPrefix("ERR unknown command") else {
+            if message.hasPrefix("NOPERM") {
+                // R6: name the rule; R3 and R4 cannot be judged without it.
+                throw RWLockError.permissionDenied(
+                    "its INFO command answered \"\(message)\", and the lock reads INFO memory and INFO server to tell "
+                        + "whether the server may evict its keys or has just restarted; add +info")
+            }
+            guard message.hasPrefix("ERR unknown command") else {
                 throw RWLockError.server(message)
             }
             throw RWLockError.unsafeServer(

@@ -65,6 +65,8 @@ extension RWLock {
 
     /// ``acquire(_:timeout:waiting:)`` without the metrics.
     private func tryUntilGranted(_ mode: Lease.Mode, timeout: Duration?, waiting: Bool) async throws -> Lease? {
+        // R6: a missing permission is refused here, before anything changes.
+        try await checkPermissionsOnce()
         let clock = ContinuousClock()
         // Counted among the lock's waiters from the first pause to the end.
         var countedWaiting = false

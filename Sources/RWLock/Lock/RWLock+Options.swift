@@ -83,6 +83,15 @@ extension RWLock {
         /// R4: how long after a restart a server grants nothing (see
         /// ``RestartQuarantine``). Default ``RestartQuarantine/lease``.
         public var restartQuarantine: RestartQuarantine = .lease
+        /// What every key and the channel of the lock start with: keys are
+        /// `\(keyPrefix){name}:writer` and so on. Give each application (or
+        /// tenant) a prefix of its own, and its Redis user the key and channel
+        /// patterns `~\(keyPrefix)*` and `&\(keyPrefix)*` (`rwlock acl
+        /// --prefix P` prints the rules). At most 100 bytes, without `{`,
+        /// `}`, `*`, `?`, `[`, `]`, whitespace or control characters (they
+        /// would break the cluster hash tag or the ACL pattern). Default
+        /// `rwlock:`.
+        public var keyPrefix: String = "rwlock:"
         /// Whether the lock's metrics carry its name as the `lock` dimension.
         /// Default false: every name is a time series of its own in the
         /// backend, which is costly for many or generated names.
@@ -112,6 +121,17 @@ extension RWLock {
             self.restartQuarantine = restartQuarantine
         }
 
+        /// The rules for a key prefix, shared with `rwlock acl`.
+        static func validate(keyPrefix: String) throws {
+            guard !keyPrefix.isEmpty, keyPrefix.utf8.count <= 100,
+                !keyPrefix.unicodeScalars.contains(where: { $0.isWhitespaceOrControl || "{}*?[]\\".unicodeScalars.contains($0) })
+            else {
+                throw RWLockError.invalidConfiguration(
+                    "the key prefix \(keyPrefix.debugDescription) must be 1 to 100 bytes without '{', '}', '*', '?', '[', ']', "
+                        + "'\\', whitespace or control characters")
+            }
+        }
+
         func validate() throws {
             func reject(_ why: String) -> RWLockError { .invalidConfiguration(why) }
             guard lease >= .milliseconds(100) else { throw reject("the lease must be at least 100 ms, got \(lease)") }
@@ -132,6 +152,7 @@ extension RWLock {
             guard tokenPrefix.utf8.count <= 100, !tokenPrefix.unicodeScalars.contains(where: \.isWhitespaceOrControl) else {
                 throw reject("the token prefix must be at most 100 bytes without whitespace or control characters")
             }
+            try Self.validate(keyPrefix: keyPrefix)
             try replicatedGrants?.validate(lease: lease)
             if case .duration(let quarantine) = restartQuarantine {
                 guard quarantine > .zero, quarantine <= .seconds(86_400) else {

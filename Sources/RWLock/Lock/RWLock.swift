@@ -88,9 +88,15 @@ public final class RWLock: Sendable {
         var logger = logger
         logger[metadataKey: "rwlock.name"] = .string(name)
         self.logger = logger
-        self.keys = Self.keySuffixes.map { Array("rwlock:{\(name)}:\($0)".utf8) }
+        self.keys = Self.keys(name: name, prefix: options.keyPrefix)
         self.metrics = LockMetrics(
             lockName: name, includeName: options.metricsIncludeLockName, factory: metricsFactory ?? MetricsSystem.factory)
+    }
+
+    /// The lock's keys, KEYS[1] to KEYS[7] of every script, in order:
+    /// `prefix{name}:writer` and the rest.
+    static func keys(name: String, prefix: String) -> [[UInt8]] {
+        keySuffixes.map { Array("\(prefix){\(name)}:\($0)".utf8) }
     }
 
     /// The pub/sub channel the scripts publish releases on (KEYS[7]).

@@ -5,17 +5,18 @@
 /// A task-local value: child tasks of a body (`async let`, task groups,
 /// `Task { }`) see their parent's holds; `Task.detached` starts with none.
 /// A lock is identified by its deployment (server or cluster, database
-/// included) and name, so two `RWLock` values for the same lock, even on
+/// included) and its keys (key prefix and name), so two `RWLock` values for
+/// the same lock, even on
 /// different `RedisClient`s, are one lock here. Explicit ``Lease``s are not
 /// recorded: they may be handed between tasks.
 struct ScopedHolds: Sendable {
     private struct Identity: Hashable, Sendable {
         let deployment: RedisDeployment
-        let name: String
+        let writerKey: [UInt8]
 
         init(_ lock: RWLock) {
             deployment = lock.client.deployment
-            name = lock.name
+            writerKey = lock.keys[0]
         }
     }
 

@@ -52,19 +52,30 @@ extension RedisClient {
             }
         var attempts = 0
         while case .error(let message) = replies[0], message.hasPrefix("NOSCRIPT"), attempts < 3 {
-            attempts += 1
+            defer { attempts += 1 }
             let load = [Array("SCRIPT".utf8), Array("LOAD".utf8), script.source]
             replies = try await pipeline(
                 [load, evalsha] + (follower.map { [$0] } ?? []), routingKey: routingKey, requirements: requirements)
-            let loaded = try replies.removeFirst().throwingServerError()
+            if case .error(let message) = replies[0] { throw Self.scriptError(message, script: script) }
+            let loaded = replies.removeFirst()
             guard loaded.string == script.sha1 else {
                 throw RWLockError.protocolError(
                     "SCRIPT LOAD of \(script.name).lua answered \(loaded), not its SHA-1 \(script.sha1)")
             }
         }
         if case .error(let message) = replies[0] {
-            throw RWLockError.server(message)
+            throw Self.scriptError(message, script: script)
         }
         return (replies[0], replies.count > 1 ? replies[1] : nil)
+    }
+
+    /// An error reply to a script (or to loading it) as the error to throw:
+    /// a permission the Redis user lacks (R6) as `.permissionDenied`, naming
+    /// it; anything else as `.server`, quoted.
+    static func scriptError(_ message: String, script: LockScript) -> RWLockError {
+        let denied = message.hasPrefix("NOPERM") || message.hasPrefix("RWLOCK NOPERM")
+            || message.contains("The user executing the script can't")
+        guard denied else { return .server(message) }
+        return .permissionDenied("Redis refused \(script.name).lua: \(message); nothing of the lock was changed")
     }
 }

@@ -42,7 +42,7 @@ enum ClusterFixture {
     }
 
     static var allNodes: [NodeAddress] {
-        guard case .cluster(let seeds)? = try? RedisDeployment(url: url ?? "") else { return [] }
+        guard case .cluster(let seeds)? = (try? RedisDeployment(url: url ?? ""))?.kind else { return [] }
         return seeds.compactMap { seed in
             guard case .tcp(let host, let port) = seed.address else { return nil }
             return NodeAddress(host: host, port: port)
@@ -280,14 +280,17 @@ enum ClusterFixture {
         #expect(status == 0, "redis-cluster.sh \(arguments.joined(separator: " ")) exited \(status): \(stderr)")
     }
 
-    /// Spawns `argv` with stdin and stdout on /dev/null and stderr to a
-    /// file, and returns its exit status (or -1 when it could not start).
-    private static func spawnAndWait(_ argv: [String], stderrPath: String) -> Int32 {
+    /// Spawns `argv` with stdin on /dev/null, stdout on /dev/null or
+    /// `stdoutPath`, and stderr to a file, and returns its exit status (or -1
+    /// when it could not start). posix_spawn and waitpid, not Foundation's
+    /// Process: the scripts start daemons that keep inherited descriptors,
+    /// and Process then never sees the script end.
+    static func spawnAndWait(_ argv: [String], stderrPath: String, stdoutPath: String = "/dev/null") -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
