@@ -299,15 +299,16 @@ final class HiredisConnection {
             return .tls("\(endpoint): \(failure.message)\(hint)")
         case .configuration:
             return .invalidConfiguration("the TLS settings for \(endpoint) are unusable: \(failure.message)")
-        case .closedByServer, .system where !answered && endpoint.tls != nil && endpoint.tls?.certificateFile == nil:
-            return .tls("\(endpoint) dropped the connection right after the TLS handshake (\(failure.message)), as a server "
-                + "that requires a client certificate (tls-auth-clients yes) does: give one (--cert and --key)")
-        case .closedByServer, .system where !answered && endpoint.tls == nil:
-            if case .tcp = endpoint.address {
+        case .closedByServer, .system:
+            // Dropped before the connection's first reply: its setup, not the
+            // command, is the likely cause.
+            if !answered, let tls = endpoint.tls, tls.certificateFile == nil {
+                return .tls("\(endpoint) dropped the connection right after the TLS handshake (\(failure.message)), as a "
+                    + "server that requires a client certificate (tls-auth-clients yes) does: give one (--cert and --key)")
+            }
+            if !answered, endpoint.tls == nil, case .tcp = endpoint.address {
                 return .connection("\(failure.message) (\(endpoint)) before any reply: if this port speaks TLS, use rediss://")
             }
-            return .connection("\(failure.message) (\(endpoint))")
-        case .closedByServer, .system:
             return .connection("\(failure.message) (\(endpoint))")
         }
     }

@@ -160,10 +160,17 @@ public final class RedisClient: Sendable {
     /// and ``RedisDeployment`` for the forms), or from the `REDIS_URL`
     /// environment variable when `url` is nil.
     ///
-    /// - Parameter tls: how to speak TLS (CA, client certificate, server
-    ///   name) to a `rediss://` or `rediss+cluster://` URL; nil for the
-    ///   default, which verifies the server against the system's trust
-    ///   store.
+    /// - Parameters:
+    ///   - url: the URL; nil for `REDIS_URL`, else `redis://127.0.0.1:6379`.
+    ///   - tls: how to speak TLS (CA, client certificate, server name) to a
+    ///     `rediss://`, `rediss+cluster://` or `rediss+sentinel://` URL; nil
+    ///     for the default, which verifies the server against the system's
+    ///     trust store.
+    ///   - maxConnections: pool size per server, at least 1.
+    ///   - connectTimeout: how long opening a connection may take (positive).
+    ///   - commandTimeout: how long one command may wait for its reply.
+    ///   - clusterRetryWindow: on a cluster or behind Sentinel, how long a
+    ///     command that could not run keeps being retried.
     /// - Throws: ``RWLockError`` of kind `.invalidConfiguration` for a bad URL,
     ///   or TLS settings given with a URL that does not use TLS.
     public convenience init(

@@ -49,6 +49,8 @@ public struct RedisDeployment: Sendable, Hashable, CustomStringConvertible {
     /// fail it over.
     ///
     /// - Parameters:
+    ///   - master: the name the sentinels monitor the master under.
+    ///   - sentinels: the sentinels, at least one.
     ///   - username: the data nodes' ACL user; nil for `default`.
     ///   - password: the data nodes' password; nil sends no `AUTH`.
     ///   - database: selected on every data node.
