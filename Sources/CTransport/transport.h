@@ -118,6 +118,10 @@ static inline ctransport_tls *ctransport_tls_new(const ctransport_tls_options *o
     // A write the socket took in part is finished later from wherever the
     // caller's buffer then is.
     SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Read what the socket has in one read(2), not a record header and then
+    // its body in two; the bytes read ahead are what ctransport_buffered()
+    // reports, so poll(2) is never asked about them.
+    SSL_CTX_set_read_ahead(context, 1);
     if (options->verify) {
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, NULL);
         if (options->ca_file || options->ca_directory) {
