@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
     ],
     targets: [
         .systemLibrary(
@@ -40,10 +42,14 @@ let package = Package(
                 "CTransport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             // lua/ is the scripts' one source of truth: embedded at build time.
             plugins: ["EmbedLuaScripts"]
         ),
+        // The release `rwlock --version` and `script-check --version` print.
+        .target(name: "PackageVersion"),
         // SHA-1 for both sides: the embedded scripts' names and the checker's.
         .target(name: "SHA1Digest"),
         .executableTarget(name: "embed-lua", dependencies: ["SHA1Digest"]),
@@ -60,6 +66,7 @@ let package = Package(
             name: "script-check",
             dependencies: [
                 "ScriptCheck",
+                "PackageVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,6 +75,7 @@ let package = Package(
             name: "rwlock",
             dependencies: [
                 "RWLock",
+                "PackageVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,6 +85,9 @@ let package = Package(
                 "RWLock",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]
         ),
         .testTarget(

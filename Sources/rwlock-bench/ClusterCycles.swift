@@ -7,8 +7,8 @@ import RWLock
 /// that drift on a shared machine hits them alike.
 enum ClusterCycles {
     static func run(clusterURL: String, prefix: String, report: Report, iterations: Int) async throws {
-        let client = try RedisClient(url: clusterURL, maxConnections: 1)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: clusterURL, configuration: .init(maxConnections: 1))
+        defer { client.close() }
         let plain = try RWLock(name: "\(prefix):cluster-cycle", client: client)
         var replicated = RWLock.Options()
         replicated.replicatedGrants = .init(replicas: 1, timeout: .milliseconds(200))

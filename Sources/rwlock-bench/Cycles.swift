@@ -13,7 +13,7 @@ enum Cycles {
     /// `betweenRounds` runs once per round too, after the cycles: the peers'
     /// rounds (``Peers``).
     static func run(
-        _ client: RedisClient, prefix: String, report: Report, iterations: Int,
+        _ client: RWLockClient, prefix: String, report: Report, iterations: Int,
         betweenRounds: @MainActor () async -> Void = {}
     ) async throws {
         let lock = try RWLock(name: "\(prefix):cycle", client: client)

@@ -7,7 +7,7 @@ enum Floor {
     static let trivialScript = "return 1"
 
     /// Loads the trivial script and returns its SHA-1.
-    static func load(_ client: RedisClient) async throws -> String {
+    static func load(_ client: RWLockClient) async throws -> String {
         guard let sha = try await client.benchmarkCommand(["SCRIPT", "LOAD", trivialScript]) else {
             throw BenchError("SCRIPT LOAD returned nil")
         }
@@ -23,7 +23,7 @@ enum Floor {
     }
 
     /// Adds `iterations` of each to `samples`.
-    static func sample(_ client: RedisClient, sha: String, iterations: Int, into samples: inout Samples) async throws {
+    static func sample(_ client: RWLockClient, sha: String, iterations: Int, into samples: inout Samples) async throws {
         let clock = ContinuousClock()
         let evalsha = ["EVALSHA", sha, "0"]
         samples.evalshaElapsed += try await timed {

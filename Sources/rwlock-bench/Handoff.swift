@@ -7,7 +7,7 @@ import RWLock
 /// two processes would: a waiter of the holder's own client is woken by
 /// the client itself, not by the channel.
 enum Handoff {
-    static func run(_ client: RedisClient, waitingOn other: RedisClient, prefix: String, report: Report, iterations: Int) async throws {
+    static func run(_ client: RWLockClient, waitingOn other: RWLockClient, prefix: String, report: Report, iterations: Int) async throws {
         let pubsub = try await measure(client, other, name: "\(prefix):handoff-pubsub", iterations: iterations) { lock in
             let lease = try await lock.acquireWrite(timeout: .seconds(10))
             let granted = ContinuousClock.now
@@ -29,7 +29,7 @@ enum Handoff {
     }
 
     static func measure(
-        _ client: RedisClient, _ other: RedisClient, name: String, iterations: Int,
+        _ client: RWLockClient, _ other: RWLockClient, name: String, iterations: Int,
         waiter: @escaping @Sendable (RWLock) async throws -> ContinuousClock.Instant
     ) async throws -> [Duration] {
         let lock = try RWLock(name: name, client: client)

@@ -17,7 +17,7 @@ import RWLock
 enum ServerCPU {
     /// The SHA-1 of one of the package's `lua/bench/` scripts, loaded on the
     /// bench's server: lua/ holds every script, so none is written in Swift.
-    static func loadBenchScript(_ name: String, on client: RedisClient) async throws -> String {
+    static func loadBenchScript(_ name: String, on client: RWLockClient) async throws -> String {
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../lua/bench/\(name).lua").standardizedFileURL
         let source = try String(contentsOf: file, encoding: .utf8)
@@ -27,7 +27,7 @@ enum ServerCPU {
         return sha
     }
 
-    static func run(_ client: RedisClient, prefix: String, report: Report, cycles: Int) async throws {
+    static func run(_ client: RWLockClient, prefix: String, report: Report, cycles: Int) async throws {
         let lock = try RWLock(name: "\(prefix):cpu", client: client)
         let compareAndDelete = try await loadBenchScript("mutex_release", on: client)
         let fencedAcquire = try await loadBenchScript("fenced_mutex_acquire", on: client)
@@ -82,7 +82,7 @@ enum ServerCPU {
 
     /// Mean server µs per `cycle` spent in `commands` (INFO's lowercase names).
     private static func perCycle(
-        _ client: RedisClient, _ commands: [String], cycles: Int, _ cycle: () async throws -> Void
+        _ client: RWLockClient, _ commands: [String], cycles: Int, _ cycle: () async throws -> Void
     ) async throws -> Double {
         let before = try await usec(client, commands)
         for _ in 0..<cycles { try await cycle() }
@@ -90,13 +90,13 @@ enum ServerCPU {
         return Double(after - before) / Double(cycles)
     }
 
-    private static func usec(_ client: RedisClient, _ commands: [String]) async throws -> Int {
+    private static func usec(_ client: RWLockClient, _ commands: [String]) async throws -> Int {
         try await commandStat("usec", of: commands, on: client)
     }
 
     /// One field of `INFO commandstats` (`calls`, `usec`), summed over
     /// `commands` (INFO's lowercase names).
-    static func commandStat(_ field: String, of commands: [String], on client: RedisClient) async throws -> Int {
+    static func commandStat(_ field: String, of commands: [String], on client: RWLockClient) async throws -> Int {
         guard let info = try await client.benchmarkCommand(["INFO", "commandstats"]) else { return 0 }
         var total = 0
         for line in info.split(whereSeparator: \.isNewline) {

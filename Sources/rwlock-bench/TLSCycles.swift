@@ -6,9 +6,9 @@ import RWLock
 /// TLS handshake included.
 enum TLSCycles {
     static func run(plainURL: String, tlsURL: String, tls: TLSConfiguration, prefix: String, report: Report, iterations: Int) async throws {
-        let plain = try RedisClient(url: plainURL, maxConnections: 1)
-        let secure = try RedisClient(url: tlsURL, tls: tls, maxConnections: 1)
-        defer { plain.shutdown(); secure.shutdown() }
+        let plain = try RWLockClient(url: plainURL, configuration: .init(maxConnections: 1))
+        let secure = try RWLockClient(url: tlsURL, configuration: .init(maxConnections: 1, tls: tls))
+        defer { plain.close(); secure.close() }
         let locks = [
             try RWLock(name: "\(prefix):tls-baseline", client: plain), try RWLock(name: "\(prefix):tls", client: secure),
         ]
@@ -39,12 +39,12 @@ enum TLSCycles {
         for round in 0..<100 {
             for step in 0..<2 {
                 let side = (round + step) % 2
-                let client = side == 0 ? try RedisClient(url: plainURL, maxConnections: 1)
-                    : try RedisClient(url: tlsURL, tls: tls, maxConnections: 1)
+                let client = side == 0 ? try RWLockClient(url: plainURL, configuration: .init(maxConnections: 1))
+                    : try RWLockClient(url: tlsURL, configuration: .init(maxConnections: 1, tls: tls))
                 let start = clock.now
                 _ = try await client.benchmarkCommand(["PING"])
                 opened[side].append(clock.now - start)
-                client.shutdown()
+                client.close()
             }
         }
         report.add(Measurement(metric: "connect_tcp", samples: opened[0], note: "a new connection's first PING"))

@@ -26,7 +26,7 @@ enum Throughput {
     }
 
     /// Measures every row in `rounds` rounds of `window / rounds` each.
-    static func run(_ client: RedisClient, prefix: String, report: Report, window: Duration, rounds: Int) async throws {
+    static func run(_ client: RWLockClient, prefix: String, report: Report, window: Duration, rounds: Int) async throws {
         let sha = try await Floor.load(client)
         var rows: [Row] = []
         for tasks in taskCounts {
@@ -99,7 +99,7 @@ enum Throughput {
 
     /// Runs `body` (which returns how many operations it completed) and
     /// reads what both sides spent meanwhile (see ``Busy``).
-    static func measuringBusy(_ client: RedisClient, _ body: () async throws -> Int) async throws -> Busy {
+    static func measuringBusy(_ client: RWLockClient, _ body: () async throws -> Int) async throws -> Busy {
         let clock = ContinuousClock()
         let scriptsBefore = try await ServerCPU.commandStat("calls", of: ["evalsha"], on: client)
         let before = try await serverCPUSeconds(client)
@@ -126,7 +126,7 @@ enum Throughput {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
-    private static func serverCPUSeconds(_ client: RedisClient) async throws -> Double? {
+    private static func serverCPUSeconds(_ client: RWLockClient) async throws -> Double? {
         guard let info = try await client.benchmarkCommand(["INFO", "cpu"]) else { return nil }
         var total = 0.0, found = 0
         for line in info.split(whereSeparator: \.isNewline) {

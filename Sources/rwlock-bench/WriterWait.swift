@@ -6,7 +6,7 @@ import RWLock
 /// writer uses another client than the readers, as another process would:
 /// readers of the writer's own client would stop asking once it waits.
 enum WriterWait {
-    static func run(_ client: RedisClient, writingOn other: RedisClient, prefix: String, report: Report,
+    static func run(_ client: RWLockClient, writingOn other: RWLockClient, prefix: String, report: Report,
                     samples count: Int, readers: Int) async throws {
         let lock = try RWLock(name: "\(prefix):writer-wait", client: client)
         let writer = try RWLock(name: "\(prefix):writer-wait", client: other)

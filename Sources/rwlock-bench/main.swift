@@ -20,8 +20,8 @@ let peers = Peers.start(url: url)
 
 do {
     // One connection: the floor and the uncontended cycles share it.
-    let single = try RedisClient(url: url, maxConnections: 1)
-    defer { single.shutdown() }
+    let single = try RWLockClient(url: url, configuration: .init(maxConnections: 1))
+    defer { single.close() }
     say("rwlock-bench against \(url)")
 
     report.section("floor (bare EVALSHA of `return 1`, PING; one pooled hiredis connection)")
@@ -32,15 +32,15 @@ do {
     report.section("server CPU per cycle (INFO commandstats deltas; a minimal mutex cycle measured the same way)")
     try await ServerCPU.run(single, prefix: prefix, report: report, cycles: 3_000)
 
-    let pooled = try RedisClient(url: url, maxConnections: 16)
-    defer { pooled.shutdown() }
+    let pooled = try RWLockClient(url: url, configuration: .init(maxConnections: 16))
+    defer { pooled.close() }
     report.section("contended throughput (1 s per row, as 5 interleaved rounds of 200 ms; pool of 16 connections)")
     try await Throughput.run(pooled, prefix: prefix, report: report, window: .seconds(1), rounds: 5)
 
     report.section("handoff latency (write -> waiting writer)")
     // A second client stands for a second process (see Handoff, WriterWait).
-    let other = try RedisClient(url: url, maxConnections: 16)
-    defer { other.shutdown() }
+    let other = try RWLockClient(url: url, configuration: .init(maxConnections: 16))
+    defer { other.close() }
     try await Handoff.run(pooled, waitingOn: other, prefix: prefix, report: report, iterations: 100)
 
     report.section("writer wait under a continuous reader flood")

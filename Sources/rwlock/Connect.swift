@@ -48,7 +48,7 @@ struct ConnectionOptions: ParsableArguments {
     ///
     /// - Throws: ``RWLockError`` `.invalidConfiguration` for a bad URL or TLS
     ///   options given for a URL without TLS.
-    func client() throws -> RedisClient {
+    func client() throws -> RWLockClient {
         let environment = ProcessInfo.processInfo.environment
         let password = environment["REDISCLI_AUTH"].flatMap { $0.isEmpty ? nil : $0 }
         let given = url ?? environment["REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? RedisEndpoint.defaultURL
@@ -63,7 +63,7 @@ struct ConnectionOptions: ParsableArguments {
         if let tls {
             deployment = try deployment.usingTLS(tls)
         }
-        return RedisClient(deployment: deployment)
+        return try RWLockClient(deployment: deployment)
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PackageVersion
 
 /// `rwlock`: run a command holding a distributed reader-writer lock on
 /// Redis, and operate on locks.
@@ -31,6 +32,7 @@ struct RwlockCommand: ParsableCommand {
 
             \(Exit.table)
             """,
+        version: PackageVersion.current,
         subcommands: [ReadCommand.self, WriteCommand.self, InspectCommand.self, EvictCommand.self, ResetCommand.self,
                       AclCommand.self]
     )

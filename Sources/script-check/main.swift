@@ -1,4 +1,5 @@
 import ArgumentParser
+import PackageVersion
 import Foundation
 import ScriptCheck
 
@@ -9,6 +10,7 @@ struct ScriptCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "script-check",
         abstract: "Lint the RWLock Lua scripts and prove their invariants over explored schedules, offline.",
+        version: PackageVersion.current,
         subcommands: [CheckCommand.self, EvalCommand.self, MutateCommand.self],
         defaultSubcommand: CheckCommand.self
     )

@@ -32,8 +32,8 @@ struct ClusterRoutingTests {
     }
 
     @Test func everyKeyOfALockSharesOneSlot() throws {
-        let client = RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)))
-        defer { client.shutdown() }
+        let client = try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)))
+        defer { client.close() }
         let lock = try RWLock(name: "invoices-2026", client: client)
         let slots = Set(lock.keys.map(HashSlot.init(key:)))
         #expect(slots == [HashSlot(key: Array("invoices-2026".utf8))])
@@ -144,12 +144,12 @@ struct ClusterRoutingTests {
 
     @Test func aClusterURLIsNotOneServer() {
         let error = #expect(throws: RWLockError.self) { try RedisEndpoint(url: "redis+cluster://h:1") }
-        #expect(error?.description.contains("RedisClient(url:)") == true)
+        #expect(error?.description.contains("try RWLockClient(url:)") == true)
     }
 
     @Test func replicatedGrantsAreChecked() throws {
-        let client = RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)))
-        defer { client.shutdown() }
+        let client = try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)))
+        defer { client.close() }
         for bad in [RWLock.Options.ReplicatedGrants(replicas: 0), .init(replicas: 1, timeout: .zero),
                     .init(replicas: 1, timeout: .seconds(1))] {
             let error = #expect(throws: RWLockError.self) {
@@ -160,8 +160,8 @@ struct ClusterRoutingTests {
         _ = try RWLock(name: "x", client: client, options: .init(lease: .seconds(1), replicatedGrants: .init(replicas: 2, timeout: .milliseconds(300))))
         // A WAIT longer than the client waits for any reply would surface as
         // a broken connection, not as unconfirmed.
-        let impatient = RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)), commandTimeout: .milliseconds(500))
-        defer { impatient.shutdown() }
+        let impatient = try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)), configuration: .init(commandTimeout: .milliseconds(500)))
+        defer { impatient.close() }
         let error = #expect(throws: RWLockError.self) {
             try RWLock(name: "x", client: impatient,
                        options: .init(lease: .seconds(9), replicatedGrants: .init(replicas: 1, timeout: .seconds(1))))
@@ -183,8 +183,8 @@ struct ClusterClientFailureTests {
     /// no longer than the acquire may wait (not the 10 s retry window), and
     /// the error says what the last attempt met.
     @Test func anUnreachableClusterFailsWithinTheAcquireTimeout() async throws {
-        let client = try RedisClient(url: "redis+cluster://127.0.0.1:1,127.0.0.1:2", clusterRetryWindow: .seconds(10))
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: "redis+cluster://127.0.0.1:1,127.0.0.1:2", configuration: .init(clusterRetryWindow: .seconds(10)))
+        defer { client.close() }
         let lock = try RWLock(name: "nowhere", client: client)
         let started = ContinuousClock.now
         let error = await #expect(throws: RWLockError.self) { try await lock.acquireWrite(timeout: .milliseconds(300)) }
@@ -204,8 +204,8 @@ struct ClusterClientFailureTests {
             Issue.record("REDIS_URL must name one TCP server for this test")
             return
         }
-        let client = try RedisClient(url: "redis+cluster://\(host):\(port)", clusterRetryWindow: .milliseconds(200))
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: "redis+cluster://\(host):\(port)", configuration: .init(clusterRetryWindow: .milliseconds(200)))
+        defer { client.close() }
         let lock = try RWLock(name: "not-a-cluster", client: client)
         let error = await #expect(throws: RWLockError.self) { try await lock.acquireWrite(timeout: .seconds(5)) }
         #expect(error?.description.contains("cluster support disabled") == true, "\(error?.description ?? "")")

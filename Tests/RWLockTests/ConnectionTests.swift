@@ -124,7 +124,7 @@ struct EndpointParsingTests {
 
 private let liveRedis = LiveEnvironment.hasServer
 
-/// Ignore SIGPIPE for connections the tests drive directly (RedisClient's
+/// Ignore SIGPIPE for connections the tests drive directly (RWLockClient's
 /// worker threads block it themselves).
 private let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
@@ -202,8 +202,8 @@ struct LiveConnectionTests {
         #expect(replies[3] == .bulk("42"))
         #expect(replies[4] == .integer(1))
 
-        let client = try RedisClient(url: nil, maxConnections: 2)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 2))
+        defer { client.close() }
         let viaClient = try await client.pipeline([command("INCR", prefix + "c"), command("INCR", prefix + "c"), command("DEL", prefix + "c")])
         #expect(viaClient == [.integer(1), .integer(2), .integer(1)])
         #expect(try await client.pipeline([]) == [])
@@ -265,8 +265,8 @@ struct LiveConnectionTests {
         #expect(error?.kind == .connection)
         #expect(error?.description.contains("127.0.0.1:1") == true)
 
-        let client = RedisClient(endpoint: closed, maxConnections: 1)
-        defer { client.shutdown() }
+        let client = try RWLockClient(endpoint: closed, configuration: .init(maxConnections: 1))
+        defer { client.close() }
         let viaClient = await #expect(throws: RWLockError.self) { try await client.send(["PING"]) }
         #expect(viaClient?.kind == .connection)
         #expect(ContinuousClock.now - start < .seconds(1))
@@ -277,8 +277,8 @@ struct LiveConnectionTests {
     /// command goes to a fresh connection and succeeds, rather than failing
     /// with an outcome the caller cannot know.
     @Test func killedIdleConnectionIsReplacedBeforeUse() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 1)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 1))
+        defer { client.close() }
         guard case .integer(let id) = try await client.send(["CLIENT", "ID"]) else {
             Issue.record("CLIENT ID did not return an integer")
             return
@@ -291,8 +291,8 @@ struct LiveConnectionTests {
     }
 
     @Test func commandTimeoutBreaksTheConnection() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 1, commandTimeout: .milliseconds(200))
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 1, commandTimeout: .milliseconds(200)))
+        defer { client.close() }
         let start = ContinuousClock.now
         let error = await #expect(throws: RWLockError.self) {
             try await client.send(["BLPOP", uniquePrefix() + "never", "5"])
@@ -304,7 +304,7 @@ struct LiveConnectionTests {
     }
 
     @Test func manyCallersShareFourThreads() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 4)
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 4))
         let key = uniquePrefix() + "counter"
         try await withThrowingTaskGroup(of: RESPValue.self) { group in
             for index in 0..<200 {
@@ -327,20 +327,17 @@ struct LiveConnectionTests {
         #expect(statistics.connectionsOpened == 4)
         #expect(statistics.peakBusyWorkers == 4)
 
-        client.shutdown()
+        // The async shutdown returns only once every worker thread has ended.
+        await client.shutdown()
+        #expect(client.pool.statistics.threadsAlive == 0)
         let error = await #expect(throws: RWLockError.self) { try await client.send(["PING"]) }
         #expect(error?.kind == .shutdown)
-        let deadline = ContinuousClock.now + .seconds(3)
-        while client.pool.statistics.threadsAlive > 0 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(client.pool.statistics.threadsAlive == 0)
     }
 
     @Test func droppingTheClientEndsItsThreads() async throws {
         let pool: ConnectionPool
         do {
-            let client = try RedisClient(url: nil, maxConnections: 2)
+            let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 2))
             #expect(try await client.send(["PING"]) == .status("PONG"))
             pool = client.pool
         }
@@ -371,8 +368,8 @@ struct LiveConnectionTests {
     }
 
     @Test func cancelledWhileQueuedNeverRuns() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 1)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 1))
+        defer { client.close() }
         let key = uniquePrefix() + "cancel"
         // Occupy the only connection, then queue a second command and cancel
         // it once the pool shows it waiting (polled, not slept on).
@@ -435,8 +432,8 @@ struct UnixSocketTests {
         }
         #expect(wrong?.serverMessage?.hasPrefix("WRONGPASS") == true)
 
-        let client = RedisClient(endpoint: try RedisEndpoint(url: "unix://:s3cr%40t@\(socket)?db=2"))
-        defer { client.shutdown() }
+        let client = try RWLockClient(endpoint: try RedisEndpoint(url: "unix://:s3cr%40t@\(socket)?db=2"))
+        defer { client.close() }
         #expect(try await client.send(["GET", "k"]) == .bulk("in-db-2"))
     }
 }

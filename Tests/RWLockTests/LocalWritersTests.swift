@@ -32,7 +32,7 @@ struct LocalWritersTests {
     /// Another client's reader holds `name`, and a writer of `client` waits
     /// behind it, its intent registered (and counted by the client).
     func writerWaitingBehindAnotherClientsReader(
-        _ name: String, client: RedisClient, other: RedisClient, timeout: Duration = .seconds(20)
+        _ name: String, client: RWLockClient, other: RWLockClient, timeout: Duration = .seconds(20)
     ) async throws -> (held: Lease, writer: Task<Lease, any Error>) {
         let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
         let writers = try RWLock(name: name, client: client, options: options())
@@ -46,13 +46,10 @@ struct LocalWritersTests {
 
     /// A client whose commands go through a loopback proxy (which a test
     /// can slow down), its subscriber straight to the server.
-    func clientBehindAProxy(maxConnections: Int) throws -> (RedisClient, LoopbackProxy) {
+    func clientBehindAProxy(maxConnections: Int) throws -> (RWLockClient, LoopbackProxy) {
         let url = try #require(ProcessInfo.processInfo.environment["REDIS_URL"])
         let proxy = try LoopbackProxy(upstreamPort: try #require(ProcessProbe.port(of: url)))
-        let client = RedisClient(
-            deployment: .server(try RedisEndpoint(url: proxy.url)), maxConnections: maxConnections,
-            connectTimeout: .seconds(5), commandTimeout: .seconds(5), clusterRetryWindow: .zero,
-            subscriberEndpoint: try RedisEndpoint(url: url))
+        let client = try RWLockClient(deployment: .server(try RedisEndpoint(url: proxy.url)), configuration: .init(maxConnections: maxConnections, connectTimeout: .seconds(5), commandTimeout: .seconds(5), clusterRetryWindow: .zero), subscriberEndpoint: try RedisEndpoint(url: url))
         return (client, proxy)
     }
 
@@ -84,8 +81,8 @@ struct LocalWritersTests {
     /// waits.)
     @Test func readersBehindAWaitingWriterSendNothingUntilItIsDone() async throws {
         let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
-        let other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown(); proxy.close() }
+        let other = try RWLockClient(url: nil)
+        defer { client.close(); other.close(); proxy.close() }
         let name = name()
         let (held, writer) = try await writerWaitingBehindAnotherClientsReader(name, client: client, other: other)
 
@@ -121,8 +118,8 @@ struct LocalWritersTests {
     /// the server, so a waiting writer of their own client does not either.
     @Test func readersPreferringReadersPassAWaitingWriter() async throws {
         let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
-        let other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown(); proxy.close() }
+        let other = try RWLockClient(url: nil)
+        defer { client.close(); other.close(); proxy.close() }
         let name = name()
         let (held, writer) = try await writerWaitingBehindAnotherClientsReader(name, client: client, other: other)
         var preferReaders = options(tokenPrefix: "readers")
@@ -136,8 +133,8 @@ struct LocalWritersTests {
     }
 
     @Test func aWriterThatGivesUpLetsTheReadersBehindItIn() async throws {
-        let client = try RedisClient(url: nil), other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown() }
+        let client = try RWLockClient(url: nil), other = try RWLockClient(url: nil)
+        defer { client.close(); other.close() }
         let name = name()
         let (held, writer) = try await writerWaitingBehindAnotherClientsReader(
             name, client: client, other: other, timeout: .milliseconds(800))
@@ -156,7 +153,7 @@ struct LocalWritersTests {
 
     @Test func aDowngradeLetsTheReadersBehindItIn() async throws {
         let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
-        defer { client.shutdown(); proxy.close() }
+        defer { client.close(); proxy.close() }
         let name = name()
         let writer = try await RWLock(name: name, client: client, options: options()).acquireWrite()
         let lock = try RWLock(name: name, client: client, options: options(tokenPrefix: "readers"))
@@ -176,8 +173,8 @@ struct LocalWritersTests {
     /// when it is done.
     @Test func writersBehindAWriterOfTheirClientSendNothingUntilItIsDone() async throws {
         let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
-        let other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown(); proxy.close() }
+        let other = try RWLockClient(url: nil)
+        defer { client.close(); other.close(); proxy.close() }
         let name = name()
         let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
         var locks: [RWLock] = [], writers: [Task<Lease, any Error>] = []
@@ -218,8 +215,8 @@ struct LocalWritersTests {
     @Test func writersWhoseFirstAttemptsOverlapAskOneAtATime() async throws {
         let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
         defer { proxy.close() }
-        let other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown() }
+        let other = try RWLockClient(url: nil)
+        defer { client.close(); other.close() }
         let name = name()
         let held = try await RWLock(name: name, client: other, options: options()).acquireRead()
         let locks = try (0..<6).map { _ in try RWLock(name: name, client: client, options: options(tokenPrefix: "overlap")) }
@@ -258,8 +255,8 @@ struct LocalWritersTests {
     @Test(arguments: [Lease.Mode.write, .read])
     func aWriterHeldBackKeepsItsIntentAlive(behind mode: Lease.Mode) async throws {
         let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
-        let other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown(); proxy.close() }
+        let other = try RWLockClient(url: nil)
+        defer { client.close(); other.close(); proxy.close() }
         let name = name()
         // The intent lives max(lease, 4 × retry interval) = 1.2 s unless
         // refreshed, and is refreshed every third of that: a refresh 400 ms
@@ -291,7 +288,7 @@ struct LocalWritersTests {
     @Test func readersWaitForTheirClientsWriterAttemptOnItsWay() async throws {
         let (client, proxy) = try clientBehindAProxy(maxConnections: 4)
         defer { proxy.close() }
-        defer { client.shutdown() }
+        defer { client.close() }
         let name = name()
         let writers = try RWLock(name: name, client: client, options: options())
         let readers = try RWLock(name: name, client: client, options: options(tokenPrefix: "readers"))
@@ -324,8 +321,8 @@ struct LocalWritersTests {
     /// within three leases of it, where a hold-back that outlived the lease
     /// would still wait (the acquire's timeout is 25 leases).
     @Test func anAbandonedWriteLeaseHoldsReadersBackOnlyUntilItExpires() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let name = name()
         let short = options(lease: .milliseconds(400), retryInterval: .milliseconds(100))
         let abandoned = try await RWLock(name: name, client: client, options: short).acquireWrite()
@@ -345,8 +342,8 @@ struct LocalWritersTests {
     /// lease is released.
     @Test func writersBehindAReadLeaseOfTheirClientSendNothingUntilItIsDone() async throws {
         let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
-        let other = try RedisClient(url: nil)
-        defer { client.shutdown(); other.shutdown(); proxy.close() }
+        let other = try RWLockClient(url: nil)
+        defer { client.close(); other.close(); proxy.close() }
         let name = name()
         let held = try await RWLock(name: name, client: client, options: options()).acquireRead()
         let lock = try RWLock(name: name, client: client, options: options(tokenPrefix: "writer"))
@@ -378,7 +375,7 @@ struct LocalWritersTests {
     /// behind it stays back until it is released, while readers get in.
     @Test func aDowngradedLeaseHoldsItsClientsWritersBack() async throws {
         let (client, proxy) = try clientBehindAProxy(maxConnections: 8)
-        defer { client.shutdown(); proxy.close() }
+        defer { client.close(); proxy.close() }
         let name = name()
         let first = try await RWLock(name: name, client: client, options: options()).acquireWrite()
         let lock = try RWLock(name: name, client: client, options: options(tokenPrefix: "writer"))

@@ -7,12 +7,37 @@ import Testing
 
 /// Nothing listens on port 1: any traffic would fail with `.connection`, so
 /// `.invalidConfiguration` proves the check happened before sending.
-private func unreachableClient() -> RedisClient {
-    RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)), maxConnections: 1)
+private func unreachableClient() throws -> RWLockClient {
+    try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 1)), configuration: .init(maxConnections: 1))
 }
 
 @Suite("Lock configuration is checked before any traffic")
 struct LockConfigurationTests {
+    @Test(
+        "bad client settings throw, naming the setting",
+        arguments: [
+            (RWLockClient.Configuration(maxConnections: 0), "maxConnections"),
+            (RWLockClient.Configuration(connectTimeout: .zero), "connectTimeout"),
+            (RWLockClient.Configuration(commandTimeout: .milliseconds(-1)), "commandTimeout"),
+            (RWLockClient.Configuration(clusterRetryWindow: .seconds(-1)), "clusterRetryWindow"),
+        ])
+    func badClientSettings(configuration: RWLockClient.Configuration, setting: String) {
+        let error = #expect(throws: RWLockError.self) { try RWLockClient(url: "redis://127.0.0.1:1", configuration: configuration) }
+        #expect(error?.kind == .invalidConfiguration)
+        #expect(error?.description.contains(setting) == true)
+    }
+
+    @Test func deploymentsNoClientCanUseThrow() {
+        for deployment in [RedisDeployment.cluster(seeds: [])] {
+            let error = #expect(throws: RWLockError.self) { try RWLockClient(deployment: deployment) }
+            #expect(error?.kind == .invalidConfiguration)
+        }
+        let tlsOnPlain = #expect(throws: RWLockError.self) {
+            try RWLockClient(url: "redis://127.0.0.1:1", configuration: .init(tls: TLSConfiguration(caFile: "/nonexistent")))
+        }
+        #expect(tlsOnPlain?.kind == .invalidConfiguration)
+    }
+
     @Test(
         "bad names",
         arguments: ["", String(repeating: "x", count: 201), "a{b", "a}b", "has space", "tab\there", "new\nline",
@@ -69,8 +94,8 @@ struct LockConfigurationTests {
 
     @Test(arguments: [Duration.zero, .milliseconds(-1)])
     func nonPositiveTimeouts(timeout: Duration) async throws {
-        let client = unreachableClient()
-        defer { client.shutdown() }
+        let client = try unreachableClient()
+        defer { client.close() }
         let lock = try RWLock(name: "config", client: client)
         let read = await #expect(throws: RWLockError.self) { try await lock.withReadLock(timeout: timeout) {} }
         #expect(read?.kind == .invalidConfiguration)
@@ -127,8 +152,8 @@ struct LockLoggingTests {
     @Test func grantsAndReleasesAreLoggedAtDebugWithTheLockName() async throws {
         let records = Records()
         let logger = Logger(label: "test") { _ in Capture(records: records) }
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let name = "t-logging-\(UUID().uuidString.prefix(8))"
         let lock = try RWLock(name: name, client: client, logger: logger)
         let fence = try await lock.withWriteLock { fence in fence }

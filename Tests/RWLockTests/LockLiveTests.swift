@@ -23,7 +23,7 @@ private func eventually(
     return try await condition()
 }
 
-private func keyCount(_ client: RedisClient, _ lock: RWLock, _ suffix: String) async throws -> Int64 {
+private func keyCount(_ client: RWLockClient, _ lock: RWLock, _ suffix: String) async throws -> Int64 {
     let key = "rwlock:{\(lock.name)}:\(suffix)"
     guard case .integer(let count) = try await client.send(["ZCARD", key]) else { return -1 }
     return count
@@ -32,8 +32,8 @@ private func keyCount(_ client: RedisClient, _ lock: RWLock, _ suffix: String) a
 @Suite("RWLock against a live server", .enabled(if: liveRedis), .timeLimit(.minutes(2)))
 struct LockLiveTests {
     @Test func readersShareWritersExcludeEveryone() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 8)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 8))
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(500)))
         let timeline = Timeline()
         let fences = Box<[Fence]>([])
@@ -68,8 +68,8 @@ struct LockLiveTests {
     }
 
     @Test func successiveWriteFencesIncrease() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client)
         var last: Fence? = nil
         for _ in 0..<5 {
@@ -80,8 +80,8 @@ struct LockLiveTests {
     }
 
     @Test func aWriterBehindAStreamOfReadersGetsInWithinAboutOneReaderLease() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 8)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 8))
+        defer { client.close() }
         let lease = Duration.milliseconds(300)
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: lease))
         let stop = Box(false)
@@ -115,8 +115,8 @@ struct LockLiveTests {
     }
 
     @Test func aWaiterWakesOnReleaseWithoutWaitingOutItsRetryInterval() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         // Every pause of the reader is at least 10 s (20 s jittered by ±50 %).
         let lock = try RWLock(
             name: uniqueName(), client: client, options: .init(lease: .seconds(30), retryInterval: .seconds(20)))
@@ -138,8 +138,8 @@ struct LockLiveTests {
     }
 
     @Test func cancellingAWaitingWriterLetsReadersInAtOnce() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(5)))
         let reader = try await lock.acquireRead()
         let writer = Task { try await lock.withWriteLock { _ in } }
@@ -158,8 +158,8 @@ struct LockLiveTests {
     /// The pool refuses a cancelled task's commands, but a release must not
     /// be refused: a cancelled holder that releases frees the lock at once.
     @Test func aCancelledTaskStillReleases() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(5)))
         for mode in [Lease.Mode.write, .read] {
             let lease = mode == .write ? try await lock.acquireWrite() : try await lock.acquireRead()
@@ -175,8 +175,8 @@ struct LockLiveTests {
     }
 
     @Test func preferringReadersLetsReadersPastAWaitingWriter() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(preference: .readers))
         let reader = try await lock.acquireRead()
         let writer = Task { try await lock.withWriteLock(timeout: .seconds(10)) { $0 } }
@@ -187,8 +187,8 @@ struct LockLiveTests {
     }
 
     @Test func aRefusedWriterWithdrawsItsIntent() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client)
         let reader = try await lock.acquireRead()
         #expect(try await lock.withWriteLockIfAvailable { _ in true } == nil)
@@ -199,8 +199,8 @@ struct LockLiveTests {
     }
 
     @Test func waitingTimesOutAndLeavesNothingBehind() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client)
         let holder = try await lock.acquireWrite()
         let error = await #expect(throws: RWLockError.self) {
@@ -216,8 +216,8 @@ struct LockLiveTests {
     }
 
     @Test func explicitLeasesRenewDowngradeAndRelease() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(tokenPrefix: "tests"))
         let lease = try await lock.acquireWrite()
         #expect(lease.mode == .write && lease.fence != nil && lease.isValid)
@@ -250,8 +250,8 @@ struct LockLiveTests {
     }
 
     @Test func anExpiredExplicitLeaseCannotBeRenewedOrReleased() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .milliseconds(100)))
         let lease = try await lock.acquireRead()
         // Waiting for the lease to expire is the scenario itself.
@@ -262,8 +262,8 @@ struct LockLiveTests {
     }
 
     @Test func aBodyOutlivingItsHardCapIsCancelledAndReportsLeaseLost() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(
             name: uniqueName(), client: client,
             options: .init(lease: .milliseconds(150), hardCap: .milliseconds(400)))
@@ -281,8 +281,8 @@ struct LockLiveTests {
     }
 
     @Test func aLongBodyIsKeptAliveByRenewals() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         // Renewed every third of the lease: a renewal up to 660 ms late (a
         // loaded machine) still keeps it.
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(1)))
@@ -300,8 +300,8 @@ struct LockLiveTests {
 
     @Test func theBodysErrorPropagatesAndTheLockIsReleased() async throws {
         struct Boom: Error {}
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(30)))
         await #expect(throws: Boom.self) { try await lock.withWriteLock { _ in throw Boom() } }
         #expect(try await lock.withWriteLockIfAvailable { _ in true } == true)
@@ -310,8 +310,8 @@ struct LockLiveTests {
     }
 
     @Test func scriptFlushMidRunIsSurvived() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 4)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 4))
+        defer { client.close() }
         // A lease long enough that a loaded 2-core machine still renews in time.
         let lock = try RWLock(name: uniqueName(), client: client, options: .init(lease: .seconds(1)))
         let timeline = Timeline()
@@ -344,9 +344,9 @@ struct LockLiveTests {
     }
 
     @Test func killedConnectionsAreReplacedWithoutLosingTheLease() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 1)
-        let admin = try RedisClient(url: nil, maxConnections: 1)
-        defer { client.shutdown(); admin.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 1))
+        let admin = try RWLockClient(url: nil, configuration: .init(maxConnections: 1))
+        defer { client.close(); admin.close() }
         // Renewed every third of the lease; a renewal that meets the dead
         // connection is sent again on a new one, well within 1 s (a 300 ms
         // lease was lost now and then when the whole suite loaded the cores).
@@ -368,9 +368,9 @@ struct LockLiveTests {
     }
 
     @Test func aKilledSubscriberConnectionCostsAtMostARetryInterval() async throws {
-        let client = try RedisClient(url: nil)
-        let admin = try RedisClient(url: nil, maxConnections: 1)
-        defer { client.shutdown(); admin.shutdown() }
+        let client = try RWLockClient(url: nil)
+        let admin = try RWLockClient(url: nil, configuration: .init(maxConnections: 1))
+        defer { client.close(); admin.close() }
         let lock = try RWLock(
             name: uniqueName(), client: client, options: .init(lease: .seconds(30), retryInterval: .milliseconds(200)))
         let writer = try await lock.acquireWrite()
@@ -407,8 +407,8 @@ struct LockLiveTests {
 
     @Test(arguments: ["writer", "readers", "queue", "intents", "fence"])
     func wrongTypedKeysAreAClearErrorAndNoGrant(suffix: String) async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: uniqueName(), client: client)
         let key = "rwlock:{\(lock.name)}:\(suffix)"
         // A list is no type any lock key has; a fence that is not a number is corrupt too.

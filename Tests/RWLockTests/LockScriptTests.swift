@@ -32,8 +32,8 @@ struct EmbeddedScriptTests {
 @Suite("Scripts on a live server", .enabled(if: liveRedis))
 struct LiveScriptTests {
     @Test func scriptLoadAgreesWithTheEmbeddedSHA1() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         for script in LockScript.all {
             let onDisk = Array(try Data(contentsOf: luaDirectory.appending(path: "\(script.name).lua")))
             let loaded = try await client.send([Array("SCRIPT".utf8), Array("LOAD".utf8), onDisk])
@@ -42,8 +42,8 @@ struct LiveScriptTests {
     }
 
     @Test func noscriptIsLoadedAndRetried() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 1)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 1))
+        defer { client.close() }
         let lock = try RWLock(name: "scripts-\(UUID().uuidString)", client: client)
         _ = try await client.send(["SCRIPT", "FLUSH"])
         let inspected = try await client.run(.inspect, keys: lock.keys, arguments: [])
@@ -114,14 +114,14 @@ struct LiveReadersSetTests {
         try await acquire(lock, .acquireRead, [token, "\(leaseMs)", mode, "0"])
     }
 
-    private static func integer(_ client: RedisClient, _ words: [[UInt8]]) async throws -> Int64 {
+    private static func integer(_ client: RWLockClient, _ words: [[UInt8]]) async throws -> Int64 {
         guard case .integer(let value) = try await client.send(words) else { return Int64.min }
         return value
     }
 
     @Test func aRetryBesideReadersIsReportedAndTheSetExpiresWithItsLatestReader() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 1)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 1))
+        defer { client.close() }
         let lock = try RWLock(name: "readers-set-\(UUID().uuidString)", client: client)
         let readers = lock.keys[1]
         func pttl() async throws -> Int64 { try await Self.integer(client, [Array("PTTL".utf8), readers]) }
@@ -145,8 +145,8 @@ struct LiveReadersSetTests {
     }
 
     @Test func aReadersSetCreatedBesideAWaitingWriterGetsAnExpiry() async throws {
-        let client = try RedisClient(url: nil, maxConnections: 1)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil, configuration: .init(maxConnections: 1))
+        defer { client.close() }
         let lock = try RWLock(name: "readers-set-\(UUID().uuidString)", client: client)
         let readers = lock.keys[1]
         #expect(try await Self.acquireRead(lock, "r0", leaseMs: 60_000) == [1, 60_000, 0])

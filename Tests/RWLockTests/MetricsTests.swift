@@ -8,10 +8,10 @@ import Testing
 /// own test backend: every name, dimension and outcome the README lists.
 @Suite(.enabled(if: LiveEnvironment.hasServer), .timeLimit(.minutes(1)))
 struct MetricsTests {
-    let client: RedisClient
+    let client: RWLockClient
     let metrics = TestMetrics()
 
-    init() throws { client = try RedisClient(url: nil) }
+    init() throws { client = try RWLockClient(url: nil) }
 
     func lock(includeName: Bool = true, lease: Duration = .seconds(1)) throws -> RWLock {
         var options = RWLock.Options(lease: lease)

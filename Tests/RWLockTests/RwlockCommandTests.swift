@@ -94,7 +94,7 @@ import RWLock
     }
 
     func lock(_ name: String) throws -> RWLock {
-        try RWLock(name: name, client: RedisClient(url: Self.redisURL), options: .init(lease: .seconds(5)))
+        try RWLock(name: name, client: RWLockClient(url: Self.redisURL), options: .init(lease: .seconds(5)))
     }
 
     @Test(.enabled(if: live)) func exitStatusIsCommands() async throws {
@@ -254,7 +254,7 @@ import RWLock
         #expect(try await lock.inspect().writer == nil)
     }
 
-    /// DESIGN.md's paused holder: `rwlock` is SIGSTOPped while COMMAND runs
+    /// The fault model's paused holder (DocC "The Contract"): `rwlock` is SIGSTOPped while COMMAND runs
     /// (as a GC pause or a suspended VM would), its lease runs out on the
     /// server, another writer gets in; resumed, it finds its lease lost, stops
     /// COMMAND and says so (exit 70), instead of carrying on.

@@ -15,7 +15,7 @@ struct RwlockOptionsTests {
     typealias Run = RwlockCommandTests.Run
 
     func lock(_ name: String) throws -> RWLock {
-        try RWLock(name: name, client: RedisClient(url: RwlockCommandTests.redisURL), options: .init(lease: .seconds(5)))
+        try RWLock(name: name, client: RWLockClient(url: RwlockCommandTests.redisURL), options: .init(lease: .seconds(5)))
     }
 
     func name(_ test: String = #function) -> String { "opt-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))" }

@@ -15,8 +15,8 @@ struct ServerRestartTests {
     @Test func aRestartCostsTheLeaseNotTheLock() async throws {
         let server = try PrivateServer()
         try await server.start()
-        let client = RedisClient(endpoint: try RedisEndpoint(url: server.socket))
-        defer { client.shutdown() }
+        let client = try RWLockClient(endpoint: try RedisEndpoint(url: server.socket))
+        defer { client.close() }
         let lock = try RWLock(name: "restarted", client: client, options: .init(lease: .seconds(1)))
         let lease = try await lock.acquireWrite(timeout: .seconds(5))
         let before = try #require(lease.fence)
@@ -57,8 +57,8 @@ struct ServerRestartTests {
         let server = try PrivateServer()
         try await server.start()
         defer { server.send(SIGCONT) }
-        let client = RedisClient(endpoint: try RedisEndpoint(url: server.socket), commandTimeout: .seconds(3))
-        defer { client.shutdown() }
+        let client = try RWLockClient(endpoint: try RedisEndpoint(url: server.socket), configuration: .init(commandTimeout: .seconds(3)))
+        defer { client.close() }
         let lock = try RWLock(name: "frozen", client: client, options: .init(lease: .milliseconds(300)))
         let entered = Box<ContinuousClock.Instant?>(nil)
         let stopped = Box<ContinuousClock.Instant?>(nil)

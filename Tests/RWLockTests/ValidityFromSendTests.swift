@@ -9,13 +9,10 @@ import Testing
 /// once, so the server grants at the send and the reply comes late.
 @Suite(.enabled(if: LiveEnvironment.hasServer), .timeLimit(.minutes(1)))
 struct ValidityFromSendTests {
-    func proxiedClient() throws -> (RedisClient, LoopbackProxy) {
+    func proxiedClient() throws -> (RWLockClient, LoopbackProxy) {
         let url = try LiveEnvironment.requireServer()
         let proxy = try LoopbackProxy(upstreamPort: try #require(ProcessProbe.port(of: url)))
-        let client = RedisClient(
-            deployment: .server(try RedisEndpoint(url: proxy.url)), maxConnections: 2,
-            connectTimeout: .seconds(5), commandTimeout: .seconds(5), clusterRetryWindow: .zero,
-            subscriberEndpoint: try RedisEndpoint(url: url))
+        let client = try RWLockClient(deployment: .server(try RedisEndpoint(url: proxy.url)), configuration: .init(maxConnections: 2, connectTimeout: .seconds(5), commandTimeout: .seconds(5), clusterRetryWindow: .zero), subscriberEndpoint: try RedisEndpoint(url: url))
         return (client, proxy)
     }
 
@@ -26,8 +23,8 @@ struct ValidityFromSendTests {
     /// began; measured from the reply it would be 800 ms later.
     @Test func aLateReplyLeavesCorrespondinglyLessValidity() async throws {
         let (client, proxy) = try proxiedClient()
-        let direct = try RedisClient(url: nil)
-        defer { client.shutdown(); direct.shutdown(); proxy.close() }
+        let direct = try RWLockClient(url: nil)
+        defer { client.close(); direct.close(); proxy.close() }
         let lock = try RWLock(name: name(), client: client, options: .init(lease: .seconds(3)))
         // Connection, INFO and scripts ready: the acquire below is one EVALSHA.
         try await lock.acquireWrite().release()
@@ -61,7 +58,7 @@ struct ValidityFromSendTests {
     /// receives the release while it still holds the lease.
     @Test func aGrantDelayedPastUsefulValidityIsReleasedUnused() async throws {
         let (client, proxy) = try proxiedClient()
-        defer { client.shutdown(); proxy.close() }
+        defer { client.close(); proxy.close() }
         let lock = try RWLock(name: name(), client: client, options: .init(lease: .milliseconds(1500), tokenPrefix: "late"))
         try await lock.acquireWrite().release()
         // 1490 ms of validity less 1200 ms of delay leaves 290 ms: under the

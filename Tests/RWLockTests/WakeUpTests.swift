@@ -16,7 +16,7 @@ struct WakeUpTests {
 
     func name(_ test: String = #function) -> String { "wake-\(test.prefix(while: { $0 != "(" }))-\(UUID().uuidString.prefix(8))" }
 
-    func channelSubscribers(_ client: RedisClient, _ lock: RWLock) async throws -> Int64 {
+    func channelSubscribers(_ client: RWLockClient, _ lock: RWLock) async throws -> Int64 {
         guard case .array(let reply) = try await client.send([Array("PUBSUB".utf8), Array("NUMSUB".utf8), lock.channel]),
             reply.count == 2, case .integer(let count) = reply[1]
         else { return -1 }
@@ -33,10 +33,8 @@ struct WakeUpTests {
         defer { proxy.close() }
         proxy.delay(by: .milliseconds(300))
         let endpoint = try RedisEndpoint(url: Self.redisURL)
-        let client = RedisClient(
-            deployment: .server(endpoint), maxConnections: 4, connectTimeout: .seconds(2), commandTimeout: .seconds(2),
-            clusterRetryWindow: .zero, subscriberEndpoint: try RedisEndpoint(url: proxy.url))
-        defer { client.shutdown() }
+        let client = try RWLockClient(deployment: .server(endpoint), configuration: .init(maxConnections: 4, connectTimeout: .seconds(2), commandTimeout: .seconds(2), clusterRetryWindow: .zero), subscriberEndpoint: try RedisEndpoint(url: proxy.url))
+        defer { client.close() }
         let name = name()
         let lock = try RWLock(name: name, client: client, options: .init(lease: .seconds(5), retryInterval: .seconds(10)))
         let holder = try await lock.acquireWrite()
@@ -59,8 +57,8 @@ struct WakeUpTests {
     /// client would hold them back without asking); the test waits until
     /// that client's registry has all three asleep on the channel.
     @Test func readersBehindAnIntentWakeOnTheWritersRelease() async throws {
-        let client = try RedisClient(url: nil), readerClient = try RedisClient(url: nil)
-        defer { client.shutdown(); readerClient.shutdown() }
+        let client = try RWLockClient(url: nil), readerClient = try RWLockClient(url: nil)
+        defer { client.close(); readerClient.close() }
         let name = name()
         let lock = try RWLock(name: name, client: client, options: options())
         let first = try await lock.acquireRead()
@@ -90,8 +88,8 @@ struct WakeUpTests {
     /// Repeated contention does not pay a SUBSCRIBE each time: the channel
     /// stays subscribed for a grace after the last waiter left, then goes.
     @Test func aHotChannelStaysSubscribedForAGrace() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let lock = try RWLock(name: name(), client: client, options: .init(lease: .seconds(5)))
         let holder = try await lock.acquireWrite()
         let waiter = Task.detached { try await lock.acquireWrite(timeout: .seconds(20)) }
@@ -108,8 +106,8 @@ struct WakeUpTests {
     /// A wait ends at the first of three things: a message on its channel,
     /// its pause, or its task's cancellation; each alone ends it, promptly.
     @Test func aWaitEndsOnAMessageItsPauseOrCancellation() async throws {
-        let client = try RedisClient(url: nil)
-        defer { client.shutdown() }
+        let client = try RWLockClient(url: nil)
+        defer { client.close() }
         let channel = Array("rwlock:{\(name())}:channel".utf8)
         let subscriber = client.subscriber
         // Watched, the channel stays subscribed between waits. The

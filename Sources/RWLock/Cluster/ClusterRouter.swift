@@ -41,6 +41,8 @@ final class ClusterRouter: Sendable {
         /// How long a command that could not run (node down, TRYAGAIN,
         /// CLUSTERDOWN) keeps being retried before its error is returned.
         var retryWindow: Duration
+        /// The client's threads, which every node's pool joins.
+        var threads = ClientThreads()
     }
 
     /// Counters for tests and diagnostics.
@@ -331,7 +333,7 @@ final class ClusterRouter: Sendable {
                     endpoint: endpoint(for: node),
                     maxConnections: configuration.maxConnectionsPerNode,
                     connectTimeout: configuration.connectTimeout,
-                    commandTimeout: configuration.commandTimeout))
+                    commandTimeout: configuration.commandTimeout, threads: configuration.threads))
             state.pools[node] = pool
             return pool
         }

@@ -22,6 +22,8 @@ final class ConnectionPool: Sendable {
         var maxConnections: Int
         var connectTimeout: Duration
         var commandTimeout: Duration
+        /// The client's threads, which the workers join.
+        var threads = ClientThreads()
     }
 
     /// Counters for tests and diagnostics.
@@ -91,7 +93,7 @@ final class ConnectionPool: Sendable {
     /// completion, since a lock command half-abandoned would leave the caller
     /// not knowing whether it took effect.
     ///
-    /// Inside ``RedisClient/ignoringCancellation(_:)`` (``cancellable`` false)
+    /// Inside ``RWLockClient/ignoringCancellation(_:)`` (``cancellable`` false)
     /// the job runs whether or not its task is cancelled.
     ///
     /// With `discarded`, the commands are queued inside MULTI and discarded
@@ -172,10 +174,8 @@ final class ConnectionPool: Sendable {
 
     private func startWorker(index: Int) {
         // The thread keeps the pool alive until it exits after shutdown().
-        let thread = Thread { [self] in workerLoop() }
-        thread.name = "RWLock.redis.\(index)"
-        thread.stackSize = 1 << 20  // ample: the deepest recursion is reply decoding, 7 levels
-        thread.start()
+        // 1 MiB is ample: the deepest recursion is reply decoding, 7 levels.
+        configuration.threads.start(name: "RWLock.redis.\(index)") { [self] in workerLoop() }
     }
 
     private func workerLoop() {
@@ -274,7 +274,7 @@ final class ConnectionPool: Sendable {
 /// The failure of a job that never reached the server: its connection
 /// could not be opened (refused, timed out, AUTH or SELECT rejected). The
 /// command certainly did not run, so a cluster client may send it elsewhere;
-/// ``RedisClient`` reports the wrapped error to its caller.
+/// ``RWLockClient`` reports the wrapped error to its caller.
 struct NotSent: Error {
     let error: RWLockError
 }

@@ -14,7 +14,7 @@ import Musl
 /// other part of RWLock sees ``RESPValue``s and ``RWLockError``s.
 ///
 /// Not thread-safe and deliberately not `Sendable`: a connection belongs to
-/// one thread at a time (``RedisClient`` gives each its own worker thread).
+/// one thread at a time (``RWLockClient`` gives each its own worker thread).
 /// Every call blocks that thread for up to the command timeout, so never use
 /// one from Swift's cooperative thread pool (an `async` function) except in
 /// tests.
@@ -29,7 +29,7 @@ import Musl
 ///
 /// Plain sockets are written with MSG_NOSIGNAL, but OpenSSL writes TLS with
 /// write(2), which raises SIGPIPE on a socket the server closed: SIGPIPE
-/// must be ignored or blocked on the calling thread. ``RedisClient``'s
+/// must be ignored or blocked on the calling thread. ``RWLockClient``'s
 /// worker threads block it; a direct user (a test, a tool) must do one or
 /// the other.
 final class HiredisConnection {

@@ -1,4 +1,4 @@
-extension RedisClient {
+extension RWLockClient {
     /// Sends one text command through the pool and returns its reply as
     /// text, for the package's own tools (`rwlock-bench` measures the floor
     /// of a lock cycle — bare EVALSHA, PING — on the same connections the

@@ -6,8 +6,8 @@ import Synchronization
 /// Create one per deployment and keep it for the life of the program:
 ///
 /// ```swift
-/// let client = try RedisClient(url: nil)   // REDIS_URL, or redis://127.0.0.1:6379
-/// let cluster = try RedisClient(url: "redis+cluster://10.0.0.5:7000,10.0.0.6:7000")
+/// let client = try RWLockClient(url: nil)   // REDIS_URL, or redis://127.0.0.1:6379
+/// let cluster = try RWLockClient(url: "redis+cluster://10.0.0.5:7000,10.0.0.6:7000")
 /// ```
 ///
 /// Behind it is a pool of up to `maxConnections` connections (on a cluster,
@@ -28,8 +28,10 @@ import Synchronization
 /// Lock waiters share one more connection and thread, started at the first
 /// wait, that subscribes to the locks' release channels.
 ///
-/// Call ``shutdown()`` when done; dropping the last reference does the same.
-public final class RedisClient: Sendable {
+/// It is a swift-service-lifecycle `Service`: run it in the application's
+/// `ServiceGroup`, and a graceful shutdown drains it (see ``run()``). Outside
+/// a group, call ``shutdown()`` when done, or ``close()`` to stop at once.
+public final class RWLockClient: Sendable {
     /// The server or cluster this client talks to.
     public let deployment: RedisDeployment
     /// The server this client talks to; for a cluster, its first seed
@@ -44,11 +46,13 @@ public final class RedisClient: Sendable {
                           database: sentinel.database, tls: sentinel.tls)
         }
     }
+    /// The settings this client was made with.
+    public let configuration: Configuration
     /// The most connections (and worker threads) this client opens to each
     /// server.
-    public let maxConnections: Int
+    public var maxConnections: Int { configuration.maxConnections }
     /// How long one command may wait for its reply.
-    public let commandTimeout: Duration
+    public var commandTimeout: Duration { configuration.commandTimeout }
 
     /// How commands reach Redis.
     enum Transport: Sendable {
@@ -65,131 +69,95 @@ public final class RedisClient: Sendable {
     /// This client's waiting and holding writers, per lock: readers behind
     /// them wait without asking the server.
     let localWriters: LocalWriters
+    /// Every thread this client starts, so that ``shutdown()`` can wait for them.
+    let threads = ClientThreads()
+    /// Running, draining or closed; the scoped holds a drain waits for.
+    let lifecycle = ClientLifecycle()
 
-    /// Creates a client; nothing connects until the first command.
+    /// Creates a client for a server, a cluster or a Sentinel deployment;
+    /// nothing connects until the first command.
     ///
-    /// - Parameters:
-    ///   - deployment: the server or cluster, and the login.
-    ///   - maxConnections: pool size per server, at least 1. Each connection
-    ///     has a dedicated thread.
-    ///   - connectTimeout: how long opening a connection may take (positive).
-    ///   - commandTimeout: how long one command may wait for its reply
-    ///     (positive). A connection that times out is discarded.
-    ///   - clusterRetryWindow: on a cluster or behind Sentinel, how long a
-    ///     command that could not run (its node unreachable, TRYAGAIN,
-    ///     CLUSTERDOWN, the slot map or the master not yet known, a master
-    ///     that turned replica) keeps being retried; make it longer than a
-    ///     failover takes (about the cluster's `cluster-node-timeout` plus one
-    ///     second; Sentinel's `down-after-milliseconds` plus a few seconds).
-    ///     An acquire's own timeout cuts it short. Ignored for one server.
-    ///     A cluster's seeds must be TCP endpoints.
-    public convenience init(
-        deployment: RedisDeployment,
-        maxConnections: Int = 4,
-        connectTimeout: Duration = .seconds(2),
-        commandTimeout: Duration = .seconds(2),
-        clusterRetryWindow: Duration = .seconds(10)
-    ) {
-        self.init(
-            deployment: deployment, maxConnections: maxConnections, connectTimeout: connectTimeout,
-            commandTimeout: commandTimeout, clusterRetryWindow: clusterRetryWindow, subscriberEndpoint: nil)
+    /// ```swift
+    /// let client = try RWLockClient(
+    ///     deployment: try RedisDeployment(url: "rediss://redis.internal:6380"),
+    ///     configuration: .init(maxConnections: 8, tls: TLSConfiguration(caFile: "/etc/ssl/redis-ca.pem")))
+    /// ```
+    ///
+    /// - Throws: ``RWLockError`` of kind `.invalidConfiguration`, naming the
+    ///   setting, for a bad ``Configuration`` or TLS settings given for a
+    ///   deployment that does not use TLS.
+    public convenience init(deployment: RedisDeployment, configuration: Configuration = .init()) throws {
+        try self.init(deployment: deployment, configuration: configuration, subscriberEndpoint: nil)
     }
 
     /// The designated initializer; `subscriberEndpoint`, for tests, sends the
     /// waiters' pub/sub connection of a single-server client elsewhere (a
     /// slow proxy in front of the same server).
-    init(
-        deployment: RedisDeployment,
-        maxConnections: Int,
-        connectTimeout: Duration,
-        commandTimeout: Duration,
-        clusterRetryWindow: Duration,
-        subscriberEndpoint: RedisEndpoint?
-    ) {
-        precondition(maxConnections >= 1, "RedisClient needs maxConnections >= 1, got \(maxConnections)")
-        precondition(connectTimeout > .zero, "RedisClient needs a positive connectTimeout, got \(connectTimeout)")
-        precondition(commandTimeout > .zero, "RedisClient needs a positive commandTimeout, got \(commandTimeout)")
-        precondition(clusterRetryWindow >= .zero, "RedisClient needs a clusterRetryWindow >= 0, got \(clusterRetryWindow)")
+    package init(deployment: RedisDeployment, configuration: Configuration, subscriberEndpoint: RedisEndpoint?) throws {
+        try configuration.validate()
+        var deployment = deployment
+        if let tls = configuration.tls { deployment = try deployment.usingTLS(tls) }
+        try deployment.validateForClient()
         self.deployment = deployment
-        self.maxConnections = maxConnections
-        self.commandTimeout = commandTimeout
+        self.configuration = configuration
+        let (connectTimeout, commandTimeout) = (configuration.connectTimeout, configuration.commandTimeout)
         switch deployment.kind {
         case .server(let endpoint):
             self.transport = .server(
                 ConnectionPool(
                     configuration: .init(
-                        endpoint: endpoint, maxConnections: maxConnections,
-                        connectTimeout: connectTimeout, commandTimeout: commandTimeout)))
+                        endpoint: endpoint, maxConnections: configuration.maxConnections,
+                        connectTimeout: connectTimeout, commandTimeout: commandTimeout, threads: threads)))
             let subscribeAt = subscriberEndpoint ?? endpoint
-            self.subscriber = Subscriber(endpoint: { _ in subscribeAt }, connectTimeout: connectTimeout)
+            self.subscriber = Subscriber(endpoint: { _ in subscribeAt }, connectTimeout: connectTimeout, threads: threads)
         case .cluster(let seeds):
-            precondition(!seeds.isEmpty, "a cluster RedisClient needs at least one seed node")
             let router = ClusterRouter(
                 configuration: .init(
-                    seeds: seeds, maxConnectionsPerNode: maxConnections, connectTimeout: connectTimeout,
-                    commandTimeout: commandTimeout, retryWindow: clusterRetryWindow))
+                    seeds: seeds, maxConnectionsPerNode: configuration.maxConnections, connectTimeout: connectTimeout,
+                    commandTimeout: commandTimeout, retryWindow: configuration.clusterRetryWindow, threads: threads))
             self.transport = .cluster(router)
-            self.subscriber = Subscriber(endpoint: { router.subscriptionEndpoint(attempt: $0) }, connectTimeout: connectTimeout)
+            self.subscriber = Subscriber(
+                endpoint: { router.subscriptionEndpoint(attempt: $0) }, connectTimeout: connectTimeout, threads: threads)
         case .sentinel(let sentinel):
-            precondition(!sentinel.sentinels.isEmpty, "a Sentinel RedisClient needs at least one sentinel")
             let router = SentinelRouter(
                 configuration: .init(
-                    deployment: sentinel, maxConnections: maxConnections, connectTimeout: connectTimeout,
-                    commandTimeout: commandTimeout, retryWindow: clusterRetryWindow))
+                    deployment: sentinel, maxConnections: configuration.maxConnections, connectTimeout: connectTimeout,
+                    commandTimeout: commandTimeout, retryWindow: configuration.clusterRetryWindow, threads: threads))
             self.transport = .sentinel(router)
-            self.subscriber = Subscriber(endpoint: { router.subscriptionEndpoint(attempt: $0) }, connectTimeout: connectTimeout)
+            self.subscriber = Subscriber(
+                endpoint: { router.subscriptionEndpoint(attempt: $0) }, connectTimeout: connectTimeout, threads: threads)
         }
         let subscriber = self.subscriber
         self.localWriters = LocalWriters { subscriber.announce($0) }
     }
 
     /// Creates a client for one server; nothing connects until the first
-    /// command. Parameters as ``init(deployment:maxConnections:connectTimeout:commandTimeout:clusterRetryWindow:)``.
-    public convenience init(
-        endpoint: RedisEndpoint,
-        maxConnections: Int = 4,
-        connectTimeout: Duration = .seconds(2),
-        commandTimeout: Duration = .seconds(2)
-    ) {
-        self.init(
-            deployment: .server(endpoint), maxConnections: maxConnections,
-            connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+    /// command.
+    ///
+    /// - Throws: as ``init(deployment:configuration:)``.
+    public convenience init(endpoint: RedisEndpoint, configuration: Configuration = .init()) throws {
+        try self.init(deployment: .server(endpoint), configuration: configuration)
     }
 
-    /// Creates a client from a server or cluster URL (see ``RedisEndpoint``
-    /// and ``RedisDeployment`` for the forms), or from the `REDIS_URL`
-    /// environment variable when `url` is nil.
+    /// Creates a client from a URL (see ``RedisEndpoint`` and
+    /// ``RedisDeployment`` for the forms), or from the `REDIS_URL`
+    /// environment variable when `url` is nil; nothing connects until the
+    /// first command.
+    ///
+    /// ```swift
+    /// let client = try RWLockClient(url: nil)   // REDIS_URL, or redis://127.0.0.1:6379
+    /// let cluster = try RWLockClient(url: "redis+cluster://10.0.0.5:7000,10.0.0.6:7000")
+    /// let managed = try RWLockClient(url: "rediss://redis.internal:6380", configuration: .init(maxConnections: 8))
+    /// ```
     ///
     /// - Parameters:
     ///   - url: the URL; nil for `REDIS_URL`, else `redis://127.0.0.1:6379`.
-    ///   - tls: how to speak TLS (CA, client certificate, server name) to a
-    ///     `rediss://`, `rediss+cluster://` or `rediss+sentinel://` URL; nil
-    ///     for the default, which verifies the server against the system's
-    ///     trust store.
-    ///   - maxConnections: pool size per server, at least 1.
-    ///   - connectTimeout: how long opening a connection may take (positive).
-    ///   - commandTimeout: how long one command may wait for its reply.
-    ///   - clusterRetryWindow: on a cluster or behind Sentinel, how long a
-    ///     command that could not run keeps being retried.
-    /// - Throws: ``RWLockError`` of kind `.invalidConfiguration` for a bad URL,
-    ///   or TLS settings given with a URL that does not use TLS.
-    public convenience init(
-        url: String?,
-        tls: TLSConfiguration? = nil,
-        maxConnections: Int = 4,
-        connectTimeout: Duration = .seconds(2),
-        commandTimeout: Duration = .seconds(2),
-        clusterRetryWindow: Duration = .seconds(10)
-    ) throws {
-        var deployment = try url.map(RedisDeployment.init(url:)) ?? RedisDeployment.fromEnvironment()
-        if let tls { deployment = try deployment.usingTLS(tls) }
-        self.init(
-            deployment: deployment,
-            maxConnections: maxConnections,
-            connectTimeout: connectTimeout,
-            commandTimeout: commandTimeout,
-            clusterRetryWindow: clusterRetryWindow
-        )
+    ///   - configuration: pool size, timeouts and TLS settings.
+    /// - Throws: ``RWLockError`` of kind `.invalidConfiguration` for a bad
+    ///   URL or setting, or TLS settings given with a URL that does not use TLS.
+    public convenience init(url: String?, configuration: Configuration = .init()) throws {
+        let deployment = try url.map(RedisDeployment.init(url:)) ?? RedisDeployment.fromEnvironment()
+        try self.init(deployment: deployment, configuration: configuration)
     }
 
     /// The connection pool of a single-server client (tests and diagnostics).
@@ -213,13 +181,18 @@ public final class RedisClient: Sendable {
     }
 
     deinit {
-        shutdown()
+        close()
     }
 
-    /// Fails every queued command with ``RWLockError/shutdown``, lets running
-    /// commands finish, then closes every connection and ends the worker
-    /// threads. Later commands fail at once. Safe to call more than once.
-    public func shutdown() {
+    /// Closes the client at once: fails every queued command with
+    /// ``RWLockError/shutdown``, lets running commands finish, then closes
+    /// every connection and ends the worker threads, without waiting for
+    /// them. Later commands and acquires fail at once. Scoped bodies still
+    /// running lose their leases at their validity deadline (their renewals
+    /// fail). Safe to call more than once; dropping the last reference does
+    /// the same. Prefer ``shutdown()``, which drains first.
+    public func close() {
+        lifecycle.close()
         switch transport {
         case .server(let pool): pool.shutdown()
         case .cluster(let router): router.shutdown()

@@ -1,4 +1,4 @@
-/// Which Redis a ``RedisClient`` talks to: one server, a Redis Cluster, or a
+/// Which Redis a ``RWLockClient`` talks to: one server, a Redis Cluster, or a
 /// master that Redis Sentinel watches and fails over.
 ///
 /// Usually parsed from a URL, the same way for all three:

@@ -196,9 +196,9 @@ struct EndpointParser {
         case "unix":
             return try parseUnix(&rest)
         case "redis+cluster", "rediss+cluster":
-            throw fail("it names a Redis Cluster, not one server; pass it to RedisClient(url:) or RedisDeployment(url:)")
+            throw fail("it names a Redis Cluster, not one server; pass it to try RWLockClient(url:) or RedisDeployment(url:)")
         case "redis+sentinel", "rediss+sentinel":
-            throw fail("it names a master behind Redis Sentinel, not one server; pass it to RedisClient(url:) or RedisDeployment(url:)")
+            throw fail("it names a master behind Redis Sentinel, not one server; pass it to try RWLockClient(url:) or RedisDeployment(url:)")
         default:
             throw fail("unsupported scheme '\(scheme)://'")
         }

@@ -10,7 +10,7 @@
 /// var tls = TLSConfiguration(caFile: "/etc/redis/ca.crt")
 /// tls.certificateFile = "/etc/rwlock/client.crt"   // mutual TLS
 /// tls.keyFile = "/etc/rwlock/client.key"
-/// let client = try RedisClient(url: "rediss://redis.internal:6380", tls: tls)
+/// let client = try RWLockClient(url: "rediss://redis.internal:6380", configuration: .init(tls: tls))
 /// ```
 ///
 /// A struct so that settings can be added without breaking callers. The

@@ -5,8 +5,11 @@
 /// apart, compare ``kind``:
 ///
 /// ```swift
-/// do { try await client.ping() }
-/// catch let error as RWLockError where error.kind == .connection { retryLater() }
+/// do {
+///     try await lock.withWriteLock(timeout: .seconds(5)) { fence in try await store.save(report, fence: fence.value) }
+/// } catch let error as RWLockError where error.kind == .timedOut {
+///     retryLater()
+/// }
 /// ```
 ///
 /// ``description`` is a complete sentence meant for logs: what happened and,
@@ -23,6 +26,7 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         case server(String)
         case protocolError(String)
         case shutdown
+        case draining(String)
         case timedOut(String)
         case leaseLost(String)
         case notHolder(String)
@@ -59,7 +63,7 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         public static let server = Kind("server")
         /// Redis answered with something the client cannot decode.
         public static let protocolError = Kind("protocolError")
-        /// The ``RedisClient`` was shut down before the command could run.
+        /// The ``RWLockClient`` was shut down before the command could run.
         public static let shutdown = Kind("shutdown")
         /// The lock was not granted within the caller's timeout.
         public static let timedOut = Kind("timedOut")
@@ -112,7 +116,7 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
         case .permissionDenied: .permissionDenied
         case .server: .server
         case .protocolError: .protocolError
-        case .shutdown: .shutdown
+        case .shutdown, .draining: .shutdown
         case .timedOut: .timedOut
         case .leaseLost: .leaseLost
         case .notHolder: .notHolder
@@ -157,7 +161,9 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
             return "Redis sent a reply RWLock cannot decode: \(detail). Check that the server "
                 + "speaks RESP2 (Redis 2.6 or newer); the connection is discarded."
         case .shutdown:
-            return "The RedisClient was shut down; create a new client to send more commands."
+            return "The RWLockClient was shut down; create a new client to send more commands."
+        case .draining(let detail):
+            return "The RWLockClient is shutting down: \(detail). No new lock is granted once a shutdown began."
         case .timedOut(let detail):
             return "Timed out waiting for the lock: \(detail). Retry later, or pass a longer timeout."
         case .leaseLost(let detail):
@@ -220,6 +226,12 @@ public struct RWLockError: Error, Sendable, CustomStringConvertible {
 
     /// The client was shut down before the command ran.
     public static var shutdown: RWLockError { RWLockError(.shutdown) }
+
+    /// The client is draining (a graceful shutdown began): no acquire starts
+    /// or waits any more; `detail` names the lock. Its kind is ``Kind/shutdown``.
+    public static func draining(_ detail: String) -> RWLockError {
+        RWLockError(.draining(detail))
+    }
 
     /// The lock was not granted in time; `detail` names the lock and timeout.
     public static func timedOut(_ detail: String) -> RWLockError {

@@ -1,4 +1,5 @@
 import Synchronization
+import Tracing
 
 /// A read or write hold on an ``RWLock``, valid until ``validUntil`` unless
 /// renewed.
@@ -59,6 +60,8 @@ public final class Lease: Sendable {
         var localRole: Mode?
         /// Told each new validity deadline (``onValidityExtended(_:)``).
         var validityObservers: [@Sendable (ContinuousClock.Instant) -> Void] = []
+        /// The `rwlock.hold` span, from the hand-over to the end.
+        var holdSpan: (any Span)?
     }
     private let state: Mutex<State>
     /// The mode granted, which metrics count the lease under to the end.
@@ -248,11 +251,14 @@ public final class Lease: Sendable {
 
     /// Marks the lease over; the first call counts it out of the metrics.
     func end() {
-        let heldSince = state.withLock { state -> ContinuousClock.Instant? in
-            guard !state.ended else { return nil }
+        let (heldSince, span) = state.withLock { state -> (ContinuousClock.Instant?, (any Span)?) in
+            guard !state.ended else { return (nil, nil) }
             state.ended = true
-            return state.heldSince
+            defer { state.holdSpan = nil }
+            return (state.heldSince, state.holdSpan)
         }
+        // Outside the lease's lock: a tracer may take locks of its own.
+        span?.end()
         if let heldSince { lock.metrics.ended(grantedMode, heldFor: .now - heldSince) }
     }
 
@@ -305,9 +311,17 @@ public final class Lease: Sendable {
 
     /// The lease is handed to its holder: counted as held from now.
     func startHolding() {
-        state.withLock { $0.heldSince = .now }
+        let span = lock.tracing.startHold(grantedMode, fence: fence)
+        state.withLock { state in
+            state.heldSince = .now
+            state.holdSpan = span
+        }
         lock.metrics.granted(grantedMode)
     }
+
+    /// The `rwlock.hold` span, while the lease is held: a scoped body runs
+    /// with it as the current context.
+    var holdSpan: (any Span)? { state.withLock { $0.holdSpan } }
 
     /// The lease ended before its holder was done; counted once.
     func reportLoss() {
@@ -315,7 +329,13 @@ public final class Lease: Sendable {
             defer { state.lossReported = true }
             return !state.lossReported && state.heldSince != nil
         }
-        if first { lock.metrics.leaseLost(grantedMode) }
+        if first {
+            lock.metrics.leaseLost(grantedMode)
+            if let span = holdSpan {
+                span.attributes["rwlock.lost"] = true
+                span.setStatus(SpanStatus(code: .error, message: "lease lost"))
+            }
+        }
     }
 
     /// R1: valid until the request's send time plus what the server granted,

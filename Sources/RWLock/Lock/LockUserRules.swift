@@ -10,10 +10,10 @@ enum LockUserRules {
     /// Commands the client itself sends, by their ACL names (`script|load`
     /// names a subcommand), and what sends each.
     static let clientCommands: [(name: String, sentBy: String)] = [
-        ("evalsha", "every lock operation (RedisClient+Scripts.swift)"),
-        ("script|load", "a script the server does not have yet, after NOSCRIPT (RedisClient+Scripts.swift)"),
+        ("evalsha", "every lock operation (RWLockClient+Scripts.swift)"),
+        ("script|load", "a script the server does not have yet, after NOSCRIPT (RWLockClient+Scripts.swift)"),
         ("info", "INFO memory and INFO server, once per connection: R3 and R4 (ServerSafety.swift)"),
-        ("wait", "replicated grants (RedisClient+Scripts.swift)"),
+        ("wait", "replicated grants (RWLockClient+Scripts.swift)"),
         ("subscribe", "waiters waking on the lock's channel (Subscriber.swift)"),
         ("unsubscribe", "the same, when no waiter is left (Subscriber.swift)"),
         ("client|setname", "the subscriber naming its connection (Subscriber.swift)"),

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import Tracing
 
 extension RWLock {
     /// Waits for a read lease and returns it; the caller renews and releases
@@ -45,10 +46,16 @@ extension RWLock {
         if let timeout, timeout <= .zero {
             throw RWLockError.invalidConfiguration("the timeout must be positive, got \(timeout); pass nil to wait without limit")
         }
+        try client.lifecycle.enter("acquiring a \(mode) lock on \(name)")
+        defer { client.lifecycle.leave() }
         let started = ContinuousClock.now
+        let span = tracing.startAcquire(mode)
+        var attempts = 0
         do {
-            let lease = try await tryUntilGranted(mode, timeout: timeout, waiting: waiting)
-            metrics.acquireEnded(mode, lease == nil ? .refused : .granted, after: .now - started)
+            let lease = try await tryUntilGranted(mode, timeout: timeout, waiting: waiting, attempts: &attempts)
+            let outcome: LockMetrics.Outcome = lease == nil ? .refused : .granted
+            metrics.acquireEnded(mode, outcome, after: .now - started)
+            tracing.endAcquire(span, outcome: outcome, attempts: attempts, fence: lease?.fence, error: nil)
             lease?.startHolding()
             return lease
         } catch {
@@ -59,12 +66,15 @@ extension RWLock {
                 default: .failed
                 }
             metrics.acquireEnded(mode, outcome, after: .now - started)
+            tracing.endAcquire(span, outcome: outcome, attempts: attempts, fence: nil, error: error)
             throw error
         }
     }
 
     /// ``acquire(_:timeout:waiting:)`` without the metrics.
-    private func tryUntilGranted(_ mode: Lease.Mode, timeout: Duration?, waiting: Bool) async throws -> Lease? {
+    private func tryUntilGranted(
+        _ mode: Lease.Mode, timeout: Duration?, waiting: Bool, attempts: inout Int
+    ) async throws -> Lease? {
         // R6: a missing permission is refused here, before anything changes.
         try await checkPermissionsOnce()
         let clock = ContinuousClock()
@@ -121,6 +131,7 @@ extension RWLock {
         /// Waits for a message on the lock's channel (or this client's word
         /// that a writer left) for `limit` at most, within the timeout.
         func waitForAChange(upTo limit: Duration, refusedAttemptSent: ContinuousClock.Instant) async throws {
+            try stopIfDraining()
             let now = clock.now
             if let deadline, now >= deadline {
                 logger.debug("timed out waiting", metadata: ["rwlock.mode": "\(mode)"])
@@ -143,6 +154,7 @@ extension RWLock {
         do {
             while true {
                 if Task.isCancelled { throw CancellationError() }
+                try stopIfDraining()
                 if waiting, heldBackByThisClientsWriters(
                     mode, token: tokenText, registered: registeredAsWaitingWriter,
                     refreshDue: lastSent.map { clock.now - $0 >= refreshIntentEvery } ?? true)
@@ -169,6 +181,7 @@ extension RWLock {
                 let sent = clock.now
                 lastSent = sent
                 acquiresSent.add(1, ordering: .relaxed)
+                attempts += 1
                 // Only a writer that waits: one that tries once (IfAvailable)
                 // is often polling, and must not keep readers out between polls.
                 if mode == .write && waiting && !attempting {
@@ -235,6 +248,11 @@ extension RWLock {
                         await releaseQuietly(lease)
                         throw CancellationError()
                     }
+                    if !client.lifecycle.isRunning {
+                        // Granted as the client began to drain: not used.
+                        await releaseQuietly(lease)
+                        try stopIfDraining()
+                    }
                     if options.isWorthUsing(validUntil: lease.validUntil, at: clock.now) { return lease }
                     // R1: the reply came back too late to leave useful time
                     // (a pause, a slow network): hand the lease back unused.
@@ -274,7 +292,7 @@ extension RWLock {
             if mayHoldSomething {
                 if mode == .write { await withdrawQuietly(token) }
                 // A transport error leaves unknown whether the acquire ran.
-                if !(error is CancellationError) {
+                if !(error is CancellationError) && (error as? RWLockError)?.kind != .shutdown {
                     await releaseQuietly(token: token)
                 }
             }
@@ -282,6 +300,14 @@ extension RWLock {
                 throw RWLockError.cancelled("the task stopped waiting for lock \(name)")
             }
             throw error
+        }
+    }
+
+    /// Throws ``RWLockError/draining(_:)`` once the client began to drain:
+    /// a waiting acquire ends there, its intent withdrawn by the caller.
+    private func stopIfDraining() throws {
+        if !client.lifecycle.isRunning {
+            throw RWLockError.draining("lock \(name)'s waiting acquire ended")
         }
     }
 
@@ -326,7 +352,7 @@ extension RWLock {
 
     /// Best-effort cleanups wait out a cluster's trouble no longer than two
     /// command timeouts: what they would remove expires on its own anyway.
-    static func cleanupDeadline(_ client: RedisClient) -> ContinuousClock.Instant {
+    static func cleanupDeadline(_ client: RWLockClient) -> ContinuousClock.Instant {
         ContinuousClock.now + client.commandTimeout * 2
     }
 

@@ -96,6 +96,10 @@ extension RWLock {
         /// Default false: every name is a time series of its own in the
         /// backend, which is costly for many or generated names.
         public var metricsIncludeLockName: Bool = false
+        /// Whether the lock's spans carry its name as `rwlock.name`. Default
+        /// false, for the same reason as ``metricsIncludeLockName``, and
+        /// because a name may say more than a trace should.
+        public var traceIncludeLockName: Bool = false
 
         /// Options with the given settings; every parameter has the default
         /// documented on its property.

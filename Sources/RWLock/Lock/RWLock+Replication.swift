@@ -10,7 +10,7 @@ extension RWLock.Options {
     /// likely (a replica that confirmed has the grant; Redis Cluster promotes
     /// the most up-to-date replica), at the cost of a replication round trip
     /// per operation. It does not make it impossible (WAIT is not consensus),
-    /// so keep checking fences. See the README's "Redis Cluster" section.
+    /// so keep checking fences. See the DocC article "Redis Cluster".
     ///
     /// ```swift
     /// var options = RWLock.Options()

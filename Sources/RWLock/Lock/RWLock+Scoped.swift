@@ -1,3 +1,5 @@
+import Tracing
+
 extension RWLock {
     /// Runs `body` holding a read lease, and returns its value.
     ///
@@ -135,6 +137,9 @@ extension RWLock {
         _ body: (Lease) async throws -> T
     ) async throws -> T? {
         if let outer = try reentry(mode) { return try await nested(in: outer, body) }
+        // A drain waits for this hold, from its acquire to its release.
+        try client.lifecycle.enter("a \(mode) lock on \(name)")
+        defer { client.lifecycle.leave() }
         guard let lease = try await acquire(mode, timeout: timeout, waiting: waiting) else { return nil }
         return try await hold(lease, body)
     }
@@ -179,8 +184,12 @@ extension RWLock {
         }
         let outcome: Result<T, any Error>
         do {
-            outcome = .success(try await ScopedHolds.$current.withValue(ScopedHolds.current.adding(lease)) {
-                try await body(lease)
+            // The body's own spans are children of the hold's.
+            let context = lease.holdSpan?.context ?? InstrumentationContext.current
+            outcome = .success(try await InstrumentationContext.withValue(context) {
+                try await ScopedHolds.$current.withValue(ScopedHolds.current.adding(lease)) {
+                    try await body(lease)
+                }
             })
         } catch {
             outcome = .failure(error)

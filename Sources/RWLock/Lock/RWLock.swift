@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Logging
 import Synchronization
+import Tracing
 
 /// A distributed reader-writer lock kept in Redis: any number of readers, or
 /// one writer, across processes and machines.
@@ -13,7 +14,7 @@ import Synchronization
 /// new reader gets in.
 ///
 /// ```swift
-/// let client = try RedisClient(url: nil)
+/// let client = try RWLockClient(url: nil)
 /// let lock = try RWLock(name: "invoices", client: client)
 /// let total = try await lock.withReadLock { try await loadTotal() }
 /// try await lock.withWriteLock(timeout: .seconds(5)) { fence in
@@ -30,7 +31,7 @@ public final class RWLock: Sendable {
     /// The lock's name, the `{name}` in its keys.
     public let name: String
     /// The client whose connections the lock's scripts run on.
-    public let client: RedisClient
+    public let client: RWLockClient
     /// Lease length, preference and the other settings, as validated at init.
     public let options: Options
     /// Where the lock reports grants, refusals, waits and releases, at
@@ -42,8 +43,10 @@ public final class RWLock: Sendable {
 
     /// KEYS[1...7] of every script, in the scripts' header order.
     let keys: [[UInt8]]
-    /// Where waits, holds and losses are counted (see the README's "Metrics").
+    /// Where waits, holds and losses are counted (see ``LockMetrics`` and the DocC article "Operating").
     let metrics: LockMetrics
+    /// Where acquires and holds become spans (see ``LockTracing``).
+    let tracing: LockTracing
     /// Acquire scripts this instance has sent, granted or not: lets tests
     /// see which waits asked the server.
     let acquiresSent = Atomic<Int>(0)
@@ -66,14 +69,18 @@ public final class RWLock: Sendable {
     ///     waits and releases, with the lock's name and the lease token.
     ///   - metricsFactory: where the lock's metrics go (acquire waits by
     ///     outcome, hold times, lost leases, failed renewals, current holders
-    ///     and waiters: see the README's "Metrics"); `nil` (the default) for
+    ///     and waiters: see the DocC article *Operating*); `nil` (the default) for
     ///     the backend bootstrapped with `MetricsSystem.bootstrap`, which
     ///     discards them if none was.
+    ///   - tracer: where the lock's spans go (`rwlock.acquire`, `rwlock.hold`:
+    ///     see the DocC article *Operating*); `nil` (the default) for the
+    ///     tracer bootstrapped with `InstrumentationSystem.bootstrap`, which
+    ///     records nothing if none was.
     /// - Throws: ``RWLockError`` of kind `.invalidConfiguration`, naming the
     ///   bad setting, before any network traffic.
     public init(
-        name: String, client: RedisClient, options: Options = .init(), logger: Logger = RWLock.silentLogger,
-        metricsFactory: (any MetricsFactory)? = nil
+        name: String, client: RWLockClient, options: Options = .init(), logger: Logger = RWLock.silentLogger,
+        metricsFactory: (any MetricsFactory)? = nil, tracer: (any Tracer)? = nil
     ) throws {
         try Self.validate(name: name)
         try options.validate()
@@ -91,6 +98,8 @@ public final class RWLock: Sendable {
         self.keys = Self.keys(name: name, prefix: options.keyPrefix)
         self.metrics = LockMetrics(
             lockName: name, includeName: options.metricsIncludeLockName, factory: metricsFactory ?? MetricsSystem.factory)
+        self.tracing = LockTracing(
+            tracer: tracer, lockName: name, includeName: options.traceIncludeLockName, deployment: client.deployment)
     }
 
     /// The lock's keys, KEYS[1] to KEYS[7] of every script, in order:

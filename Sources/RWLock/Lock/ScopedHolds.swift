@@ -7,7 +7,7 @@
 /// A lock is identified by its deployment (server or cluster, database
 /// included) and its keys (key prefix and name), so two `RWLock` values for
 /// the same lock, even on
-/// different `RedisClient`s, are one lock here. Explicit ``Lease``s are not
+/// different `RWLockClient`s, are one lock here. Explicit ``Lease``s are not
 /// recorded: they may be handed between tasks.
 struct ScopedHolds: Sendable {
     private struct Identity: Hashable, Sendable {

@@ -1,4 +1,4 @@
-extension RedisClient {
+extension RWLockClient {
     /// Runs `script` with EVALSHA and returns its reply; on NOSCRIPT (the
     /// server's script cache was flushed, or it restarted) loads the script
     /// and tries again. On a cluster it runs on the master of `keys[0]`'s

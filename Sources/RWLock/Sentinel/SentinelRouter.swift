@@ -30,6 +30,8 @@ final class SentinelRouter: Sendable {
         /// How long a command that could not run keeps being retried while
         /// the master is failed over; longer than a failover takes.
         var retryWindow: Duration
+        /// The client's threads, which the pools and the watcher join.
+        var threads = ClientThreads()
     }
 
     /// Counters for tests and diagnostics.
@@ -272,7 +274,8 @@ final class SentinelRouter: Sendable {
             let pool = ConnectionPool(
                 configuration: .init(
                     endpoint: configuration.deployment.endpoint(for: node), maxConnections: configuration.maxConnections,
-                    connectTimeout: configuration.connectTimeout, commandTimeout: configuration.commandTimeout))
+                    connectTimeout: configuration.connectTimeout, commandTimeout: configuration.commandTimeout,
+                    threads: configuration.threads))
             state.pools[node] = pool
             return pool
         }
@@ -288,7 +291,8 @@ final class SentinelRouter: Sendable {
             let pool = ConnectionPool(
                 configuration: .init(
                     endpoint: configuration.deployment.sentinels[index], maxConnections: 1,
-                    connectTimeout: timeout, commandTimeout: min(configuration.commandTimeout, .seconds(1))))
+                    connectTimeout: timeout, commandTimeout: min(configuration.commandTimeout, .seconds(1)),
+                    threads: configuration.threads))
             state.sentinelPools[index] = pool
             return pool
         }

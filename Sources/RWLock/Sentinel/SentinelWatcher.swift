@@ -16,9 +16,7 @@ final class SentinelWatcher: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "rwlock-sentinel-watcher"
-        thread.start()
+        router.configuration.threads.start(name: "RWLock.sentinel-watcher") { [self] in run() }
     }
 
     private func run() {

@@ -7,7 +7,7 @@ import Glibc
 import Musl
 #endif
 
-/// The one pub/sub connection of a ``RedisClient``, shared by every waiter
+/// The one pub/sub connection of a ``RWLockClient``, shared by every waiter
 /// of every lock on that client.
 ///
 /// The scripts PUBLISH on a lock's channel (`rwlock:{name}:channel`) when
@@ -76,7 +76,13 @@ final class Subscriber: Sendable {
     /// repeated contention on one lock does not pay a SUBSCRIBE each time.
     static let lingerGrace = Duration.seconds(2)
 
-    init(endpoint: @escaping @Sendable (_ failures: Int) -> RedisEndpoint, connectTimeout: Duration) {
+    private let threads: ClientThreads
+
+    init(
+        endpoint: @escaping @Sendable (_ failures: Int) -> RedisEndpoint, connectTimeout: Duration,
+        threads: ClientThreads = ClientThreads()
+    ) {
+        self.threads = threads
         self.endpoint = endpoint
         self.connectTimeout = connectTimeout
         var descriptors: [Int32] = [-1, -1]
@@ -291,6 +297,16 @@ final class Subscriber: Sendable {
         return continuation
     }
 
+    /// Ends every wait now, held back or not: the client is draining, and
+    /// each acquire loop must see it and stop. Subscriptions stay.
+    func wakeEveryone() {
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let ids = Array(state.entries.keys)
+            return ids.compactMap { Self.takeWaiting($0, from: &state) }
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
     /// Something in this process changed what `channel`'s lock may grant
     /// (its last local writer left): its waiters look again at once, as for
     /// a message. Nothing is recorded for a channel no one watches.
@@ -334,10 +350,7 @@ final class Subscriber: Sendable {
     // MARK: - The subscriber thread
 
     private func startThread() {
-        let thread = Thread { [self] in run() }
-        thread.name = "RWLock.subscriber"
-        thread.stackSize = 1 << 20
-        thread.start()
+        threads.start(name: "RWLock.subscriber") { [self] in run() }
     }
 
     private func run() {

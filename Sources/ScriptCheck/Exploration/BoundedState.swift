@@ -1,4 +1,4 @@
-/// BOUND, the lock's state stays bounded: DESIGN promises constant memory
+/// BOUND, the lock's state stays bounded: the contract promises constant memory
 /// per lock, holder and waiter, so the sorted sets (readers, caps, queue,
 /// intents) may hold little beyond the live leases and intents they record.
 ///

@@ -1,4 +1,4 @@
-/// An invariant of DESIGN.md that a schedule broke.
+/// An invariant of the contract (S1–S7, the RWLock DocC article "The Contract") that a schedule broke.
 public struct Violation: Hashable, Sendable, CustomStringConvertible {
     /// `S1` … `S7`, `CAP` for the hard cap on hold time, `FIFO` for the
     /// order waiting writers are served in, `R6` for a script that fails

@@ -29,7 +29,7 @@ extension ClusterTests {
             let prefix = "c-failover-\(UUID().uuidString.prefix(8))"
 
             let client = try ClusterFixture.client(retryWindow: .seconds(30))
-            defer { client.shutdown() }
+            defer { client.close() }
             // Long enough to outlast the failover and the heal on a loaded machine.
             let options = RWLock.Options(lease: .seconds(120), replicatedGrants: .init(replicas: 1, timeout: .milliseconds(500)),
                                          restartQuarantine: .disabled)
@@ -86,7 +86,7 @@ extension ClusterTests {
         @Test func waitersStillWakeWhenTheirSubscriberNodeDies() async throws {
             let layout = try await ClusterFixture.layoutWithReplicas()
             let client = try ClusterFixture.client(retryWindow: .seconds(30))
-            defer { client.shutdown() }
+            defer { client.close() }
             _ = try await client.send(["PING"])  // learn the slot map
             guard case .tcp(let host, let port) = client.router!.subscriptionEndpoint(attempt: 0).address else {
                 Issue.record("the subscriber would not use TCP")
@@ -134,7 +134,7 @@ extension ClusterTests {
             let store = FencedStore()
 
             let clientA = try ClusterFixture.client()
-            defer { clientA.shutdown() }
+            defer { clientA.close() }
             let lockA = try RWLock(name: name, client: clientA, options: .init(lease: .seconds(30), restartQuarantine: .disabled))
             let confirmed = try RWLock(
                 name: ClusterFixture.name(on: doomed, prefix + "-confirmed", layout: layout), client: clientA,
@@ -148,8 +148,8 @@ extension ClusterTests {
             try ClusterFixture.signal(heir, SIGSTOP)
             var resumed = false
             defer { if !resumed { try? ClusterFixture.signal(heir, SIGCONT) } }
-            let master = ClusterFixture.admin(doomed)
-            defer { master.shutdown() }
+            let master = try ClusterFixture.admin(doomed)
+            defer { master.close() }
             #expect(try await master.send(["CLIENT", "KILL", "TYPE", "replica"]) == .integer(1))
             let leaseA = try await lockA.acquireWrite(timeout: .seconds(5))
             let fenceA = try #require(leaseA.fence)
@@ -164,14 +164,14 @@ extension ClusterTests {
                 let killed = ContinuousClock.now
                 try ClusterFixture.signal(heir, SIGCONT)
                 resumed = true
-                let admin = ClusterFixture.admin(heir)
-                defer { admin.shutdown() }
+                let admin = try ClusterFixture.admin(heir)
+                defer { admin.close() }
                 #expect(try await admin.send(["CLUSTER", "FAILOVER", "TAKEOVER"]) == .status("OK"))
                 #expect(try await ClusterFixture.waitUntilMaster(heir))
                 print("fencing: heir is master \(ContinuousClock.now - killed) after the kill")
 
                 let clientB = try ClusterFixture.client()
-                defer { clientB.shutdown() }
+                defer { clientB.close() }
                 let lockB = try RWLock(name: name, client: clientB, options: .init(lease: .seconds(30), restartQuarantine: .disabled))
                 let leaseB = try await lockB.acquireWrite(timeout: .seconds(30))
                 let fenceB = try #require(leaseB.fence)

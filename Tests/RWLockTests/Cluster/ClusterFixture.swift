@@ -28,17 +28,14 @@ enum ClusterFixture {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/redis-cluster.sh")
 
-    static func client(maxConnections: Int = 4, retryWindow: Duration = .seconds(30)) throws -> RedisClient {
-        RedisClient(
-            deployment: try RedisDeployment(url: try requireURL()), maxConnections: maxConnections,
-            clusterRetryWindow: retryWindow)
+    static func client(maxConnections: Int = 4, retryWindow: Duration = .seconds(30)) throws -> RWLockClient {
+        try RWLockClient(deployment: try RedisDeployment(url: try requireURL()), configuration: .init(maxConnections: maxConnections, clusterRetryWindow: retryWindow))
     }
 
     /// A single-server client for one node, for admin commands sent to that
     /// node itself (CLUSTER SLOTS, INFO, CLUSTER FAILOVER, EXISTS).
-    static func admin(_ node: NodeAddress) -> RedisClient {
-        RedisClient(endpoint: RedisEndpoint(address: .tcp(host: node.host, port: node.port)), maxConnections: 1,
-                    commandTimeout: .seconds(5))
+    static func admin(_ node: NodeAddress) throws -> RWLockClient {
+        try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: node.host, port: node.port)), configuration: .init(maxConnections: 1, commandTimeout: .seconds(5)))
     }
 
     static var allNodes: [NodeAddress] {
@@ -63,8 +60,8 @@ enum ClusterFixture {
     static func layout() async throws -> Layout {
         var lastError: (any Error)? = nil
         for node in allNodes {
-            let admin = admin(node)
-            defer { admin.shutdown() }
+            let admin = try admin(node)
+            defer { admin.close() }
             do {
                 let reply = try await admin.send(["CLUSTER", "SLOTS"])
                 var replicas: [NodeAddress: [NodeAddress]] = [:]
@@ -153,9 +150,8 @@ enum ClusterFixture {
     static func waitUntilRefusing(_ node: NodeAddress) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            let probe = RedisClient(endpoint: RedisEndpoint(address: .tcp(host: node.host, port: node.port)),
-                                    maxConnections: 1, connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(200))
-            defer { probe.shutdown() }
+            let probe = try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: node.host, port: node.port)), configuration: .init(maxConnections: 1, connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(200)))
+            defer { probe.close() }
             do {
                 _ = try await probe.send(["PING"])
             } catch let error as RWLockError where error.commandDidNotRun {
@@ -188,8 +184,8 @@ enum ClusterFixture {
         var mastersWithReplica = 0
         var linkedReplicas = 0
         for node in allNodes {
-            let admin = admin(node)
-            defer { admin.shutdown() }
+            let admin = try admin(node)
+            defer { admin.close() }
             guard let info = try? await admin.send(["CLUSTER", "INFO"]).string, info.contains("cluster_state:ok"),
                 let replication = try? await admin.send(["INFO", "replication"]).string
             else { return false }
@@ -211,8 +207,8 @@ enum ClusterFixture {
     static func replicasAcknowledgeWrites() async throws -> Bool {
         let layout = try await layout()
         for master in layout.map.masters {
-            let admin = admin(master)
-            defer { admin.shutdown() }
+            let admin = try admin(master)
+            defer { admin.close() }
             let probe = name(on: master, "heal-probe", layout: layout)
             guard try await admin.send(["SET", probe, "1", "PX", "1000"]) == .status("OK"),
                 try await admin.send(["WAIT", "1", "200"]) == .integer(1)
@@ -227,8 +223,8 @@ enum ClusterFixture {
     static func subscribers(to channel: [UInt8], on nodes: [NodeAddress]) async -> Int64 {
         var total: Int64 = 0
         for node in nodes {
-            let admin = admin(node)
-            defer { admin.shutdown() }
+            guard let admin = try? admin(node) else { continue }
+            defer { admin.close() }
             if case .array(let pair)? = try? await admin.send([Array("PUBSUB".utf8), Array("NUMSUB".utf8), channel]),
                 pair.count == 2, case .integer(let count) = pair[1]
             {
@@ -240,8 +236,8 @@ enum ClusterFixture {
 
     /// Waits until `node` says it is a master (after a failover).
     static func waitUntilMaster(_ node: NodeAddress, within limit: Duration = .seconds(30)) async throws -> Bool {
-        let admin = admin(node)
-        defer { admin.shutdown() }
+        let admin = try admin(node)
+        defer { admin.close() }
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if let info = try? await admin.send(["INFO", "replication"]).string, info.contains("role:master") { return true }
@@ -304,7 +300,7 @@ enum ClusterFixture {
 }
 
 /// A store that accepts a write only with a fencing token at least as high
-/// as any it has seen: the "store" of DESIGN.md's fencing contract, kept in
+/// as any it has seen: the "store" of the fencing contract (DocC "The Contract", S6), kept in
 /// memory.
 actor FencedStore {
     private(set) var highest: Fence? = nil

@@ -16,8 +16,8 @@ private func uniqueName(_ test: String = #function) -> String {
 extension ClusterTests {
     @Suite("Routing and overlap") struct Routing {
         @Test func hashSlotsAgreeWithTheServer() async throws {
-            let admin = ClusterFixture.admin(ClusterFixture.allNodes[0])
-            defer { admin.shutdown() }
+            let admin = try ClusterFixture.admin(ClusterFixture.allNodes[0])
+            defer { admin.close() }
             var keys = ["", "a", "{", "}", "{}", "{a}", "x{}y{z}", "rwlock:{orders}:writer", "é{ü}"]
             var generator = SystemRandomNumberGenerator()
             for _ in 0..<200 {
@@ -37,7 +37,7 @@ extension ClusterTests {
             #expect(layout.map.masters.count == 3)
             let names = ClusterFixture.namesOnEveryMaster(uniqueName(), layout: layout)
             let client = try ClusterFixture.client(maxConnections: 8)
-            defer { client.shutdown() }
+            defer { client.close() }
             let locks = try names.values.sorted().map {
                 try RWLock(name: $0, client: client, options: .init(lease: .milliseconds(500)))
             }
@@ -76,8 +76,8 @@ extension ClusterTests {
             for (master, name) in names {
                 let slot = HashSlot(key: Array(name.utf8))
                 for other in layout.map.masters {
-                    let admin = ClusterFixture.admin(other)
-                    defer { admin.shutdown() }
+                    let admin = try ClusterFixture.admin(other)
+                    defer { admin.close() }
                     let exists = try await admin.send(["EXISTS", "rwlock:{\(name)}:fence"])
                     #expect(exists == (other == master ? .integer(1) : .error("MOVED \(slot) \(master)")), "fence of \(name) on \(other)")
                 }
@@ -114,7 +114,7 @@ extension ClusterTests {
         @Test func aReleaseOnAnotherNodeWakesTheWaiter() async throws {
             let layout = try await ClusterFixture.layout()
             let client = try ClusterFixture.client()
-            defer { client.shutdown() }
+            defer { client.close() }
             _ = try await client.send(["PING"])  // learn the slot map
             guard case .tcp(let host, let port) = client.router!.subscriptionEndpoint(attempt: 0).address else {
                 Issue.record("the subscriber would not use TCP")
@@ -153,7 +153,7 @@ extension ClusterTests.Routing {
         #expect(unconfirmed.stderr.contains("replicas"), "\(unconfirmed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: marker.path), "COMMAND ran without a confirmed grant")
         let client = try ClusterFixture.client()
-        defer { client.shutdown() }
+        defer { client.close() }
         #expect(try await RWLock(name: name, client: client).inspect().writer == nil, "the unconfirmed grant was released")
     }
 }
@@ -166,13 +166,13 @@ extension ClusterTests.Routing {
         let layout = try await ClusterFixture.layout()
         let evicting = try #require(layout.map.masters.sorted { $0.port < $1.port }.first)
         let other = try #require(layout.map.masters.first { $0 != evicting })
-        let admin = ClusterFixture.admin(evicting)
-        defer { admin.shutdown() }
+        let admin = try ClusterFixture.admin(evicting)
+        defer { admin.close() }
         _ = try await admin.send(["CONFIG", "SET", "maxmemory", "1gb"])
         _ = try await admin.send(["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"])
         // A new client: its connections read INFO afresh.
         let client = try ClusterFixture.client()
-        defer { client.shutdown() }
+        defer { client.close() }
         let outcome: Result<Void, any Error>
         do {
             try await refusesOnlyOnTheEvictingMaster(client, evicting, other, layout)
@@ -187,7 +187,7 @@ extension ClusterTests.Routing {
     }
 
     private func refusesOnlyOnTheEvictingMaster(
-        _ client: RedisClient, _ evicting: NodeAddress, _ other: NodeAddress, _ layout: ClusterFixture.Layout
+        _ client: RWLockClient, _ evicting: NodeAddress, _ other: NodeAddress, _ layout: ClusterFixture.Layout
     ) async throws {
         let options = RWLock.Options(restartQuarantine: .disabled)
         let refused = try RWLock(name: ClusterFixture.name(on: evicting, uniqueName(), layout: layout), client: client, options: options)

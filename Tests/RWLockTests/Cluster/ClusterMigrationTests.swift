@@ -19,12 +19,12 @@ extension ClusterTests {
             let fenceKey = "rwlock:{\(name)}:fence"
 
             let client = try ClusterFixture.client()
-            defer { client.shutdown() }
+            defer { client.close() }
             let lock = try RWLock(name: name, client: client)
             let before = try await lock.withWriteLock { $0 }
 
-            let (from, to) = (ClusterFixture.admin(source), ClusterFixture.admin(target))
-            defer { from.shutdown(); to.shutdown() }
+            let (from, to) = (try ClusterFixture.admin(source), try ClusterFixture.admin(target))
+            defer { from.close(); to.close() }
             let sourceID = try #require(try await from.send(["CLUSTER", "MYID"]).string)
             let targetID = try #require(try await to.send(["CLUSTER", "MYID"]).string)
             #expect(try await to.send(["CLUSTER", "SETSLOT", slot, "IMPORTING", sourceID]) == .status("OK"))
@@ -44,8 +44,8 @@ extension ClusterTests {
 
             // Hand the slot over for good: the source answers MOVED.
             for node in [target, source] + layout.map.masters.dropFirst(2) {
-                let admin = ClusterFixture.admin(node)
-                defer { admin.shutdown() }
+                let admin = try ClusterFixture.admin(node)
+                defer { admin.close() }
                 #expect(try await admin.send(["CLUSTER", "SETSLOT", slot, "NODE", targetID]) == .status("OK"))
             }
             let after = try await writer.value

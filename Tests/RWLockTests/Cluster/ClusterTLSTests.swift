@@ -29,8 +29,8 @@ extension ClusterTests {
         /// to each; a grant confirmed by a replica over TLS replication.
         @Test func locksOnEveryMasterOverTLS() async throws {
             let tls = TLSConfiguration(caFile: try Self.ca())
-            let client = try RedisClient(url: try Self.url(), tls: tls, clusterRetryWindow: .seconds(30))
-            defer { client.shutdown() }
+            let client = try RWLockClient(url: try Self.url(), configuration: .init(clusterRetryWindow: .seconds(30), tls: tls))
+            defer { client.close() }
             var options = RWLock.Options(restartQuarantine: .disabled)
             options.replicatedGrants = .init(replicas: 1, timeout: .milliseconds(300))
             var masters: Set<NodeAddress> = []

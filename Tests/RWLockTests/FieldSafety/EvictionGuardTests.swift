@@ -12,8 +12,8 @@ extension FieldSafety {
         static let evictingPolicies = ["volatile-ttl", "volatile-lru", "volatile-lfu", "volatile-random",
                                        "allkeys-lru", "allkeys-lfu", "allkeys-random"]
 
-        func client(_ server: PrivateServer) throws -> RedisClient {
-            RedisClient(endpoint: try RedisEndpoint(url: server.socket), maxConnections: 1)
+        func client(_ server: PrivateServer) throws -> RWLockClient {
+            try RWLockClient(endpoint: try RedisEndpoint(url: server.socket), configuration: .init(maxConnections: 1))
         }
 
         func options(allowEviction: Bool = false) -> RWLock.Options {
@@ -28,7 +28,7 @@ extension FieldSafety {
                 _ = try await server.command(["CONFIG", "SET", "maxmemory-policy", policy])
                 // A new client, so a new connection, which reads INFO afresh.
                 let client = try client(server)
-                defer { client.shutdown() }
+                defer { client.close() }
                 let lock = try RWLock(name: "evict", client: client, options: options())
                 for mode in [Lease.Mode.write, .read] {
                     let error = await #expect(throws: RWLockError.self) {
@@ -52,7 +52,7 @@ extension FieldSafety {
                 let server = try PrivateServer(arguments)
                 try await server.start()
                 let client = try client(server)
-                defer { client.shutdown() }
+                defer { client.close() }
                 let lock = try RWLock(name: "kept", client: client, options: options())
                 let fence = try await lock.withWriteLock(timeout: .seconds(2)) { fence in fence }
                 #expect(fence.value > 0, "\(arguments)")
@@ -64,7 +64,7 @@ extension FieldSafety {
             let server = try PrivateServer()
             try await server.start()
             let client = try client(server)
-            defer { client.shutdown() }
+            defer { client.close() }
             let lock = try RWLock(name: "once", client: client, options: options())
             for _ in 0..<10 { try await lock.withWriteLock { _ in } }
             guard case .bulk(let stats) = try await server.command(["INFO", "commandstats"]) else {
@@ -84,7 +84,7 @@ extension FieldSafety {
             let server = try PrivateServer(["--maxmemory", "4mb", "--maxmemory-policy", "volatile-ttl"])
             try await server.start()
             let client = try client(server)
-            defer { client.shutdown() }
+            defer { client.close() }
             var lease = RWLock.Options(lease: .seconds(30), allowEviction: true, restartQuarantine: .disabled)
             let lock = try RWLock(name: "risk", client: client, options: lease)
             let first = try await lock.acquireWrite(timeout: .seconds(2))
@@ -132,7 +132,7 @@ extension FieldSafety.EvictionGuardTests {
             return
         }
         let client = try client(server)
-        defer { client.shutdown() }
+        defer { client.close() }
         let lock = try RWLock(name: "config-off", client: client, options: options())
         if granted {
             #expect(try await lock.withWriteLock(timeout: .seconds(2)) { _ in true })

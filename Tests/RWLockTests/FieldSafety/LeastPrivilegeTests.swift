@@ -27,8 +27,8 @@ extension FieldSafety {
             #expect(reply == .status("OK"), "ACL SETUSER \(name) \(rules): \(reply)")
         }
 
-        func client(port: Int, user: String) -> RedisClient {
-            RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port), username: user, password: "pw-\(user)"))
+        func client(port: Int, user: String) throws -> RWLockClient {
+            try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port), username: user, password: "pw-\(user)"))
         }
 
         func options() -> RWLock.Options {
@@ -52,8 +52,8 @@ extension FieldSafety {
             let proxy = try LoopbackProxy(upstreamPort: UInt16(port))
             defer { proxy.close() }
             let endpoint = RedisEndpoint(address: .tcp(host: "127.0.0.1", port: Int(proxy.port)), username: "locker", password: "pw-locker")
-            let client = RedisClient(endpoint: endpoint), other = RedisClient(endpoint: endpoint)
-            defer { client.shutdown(); other.shutdown() }
+            let client = try RWLockClient(endpoint: endpoint), other = try RWLockClient(endpoint: endpoint)
+            defer { client.close(); other.close() }
             let lock = try RWLock(name: "orders", client: client, options: options())
             let otherLock = try RWLock(name: "orders", client: other, options: options())
 
@@ -101,8 +101,8 @@ extension FieldSafety {
         func aMissingPermissionIsRefusedBeforeAnythingChanges(taken: String, named rule: String) async throws {
             let (server, port) = try await server()
             try await makeUser(server, "short", rules: try RWLock.aclRules(keyPrefix: Self.prefix) + " " + taken)
-            let client = client(port: port, user: "short")
-            defer { client.shutdown(); withExtendedLifetime(server) {} }
+            let client = try client(port: port, user: "short")
+            defer { client.close(); withExtendedLifetime(server) {} }
             let lock = try RWLock(name: "orders", client: client, options: options())
             for mode in [Lease.Mode.write, .read] {
                 let error = await #expect(throws: RWLockError.self) {
@@ -122,8 +122,8 @@ extension FieldSafety {
             let (server, port) = try await server()
             let rules = try RWLock.aclRules(keyPrefix: Self.prefix)
             try await makeUser(server, "locker", rules: rules)
-            let client = client(port: port, user: "locker")
-            defer { client.shutdown(); withExtendedLifetime(server) {} }
+            let client = try client(port: port, user: "locker")
+            defer { client.close(); withExtendedLifetime(server) {} }
             let lock = try RWLock(name: "orders", client: client, options: options())
             let lease = try await lock.acquireWrite(timeout: .seconds(2))
             let before = try await lockKeys(server).sorted()
@@ -184,8 +184,8 @@ extension FieldSafety {
             #expect(right.status == 0, "REDISCLI_AUTH was not used: \(right.stderr)")
             #expect(!right.stdout.contains("pw-locker"))
 
-            let client = RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port), username: "locker", password: secret))
-            defer { client.shutdown() }
+            let client = try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port), username: "locker", password: secret))
+            defer { client.close() }
             let error = await #expect(throws: RWLockError.self) { try await RWLock(name: "orders", client: client).inspect() }
             #expect(error.map(String.init(describing:))?.contains(secret) == false, "\(String(describing: error))")
             #expect(client.deployment.description.contains(secret) == false)

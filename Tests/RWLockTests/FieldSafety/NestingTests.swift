@@ -9,9 +9,9 @@ extension FieldSafety {
     /// fails at once; it never waits on itself.
     @Suite(.enabled(if: LiveEnvironment.hasServer), .timeLimit(.minutes(1)))
     struct NestingTests {
-        let client: RedisClient
+        let client: RWLockClient
 
-        init() throws { client = try RedisClient(url: nil, maxConnections: 4) }
+        init() throws { client = try RWLockClient(url: nil, configuration: .init(maxConnections: 4)) }
 
         func lock(_ name: String = "nest-\(UUID().uuidString.prefix(8))") throws -> RWLock {
             try RWLock(name: name, client: client, options: .init(lease: .seconds(2)))
@@ -29,8 +29,8 @@ extension FieldSafety {
             // A server of its own, so that its script count is this test's alone.
             let server = try PrivateServer()
             try await server.start()
-            let client = RedisClient(endpoint: try RedisEndpoint(url: server.socket))
-            defer { client.shutdown() }
+            let client = try RWLockClient(endpoint: try RedisEndpoint(url: server.socket))
+            defer { client.close() }
             let lock = try RWLock(name: "nest", client: client, options: .init(lease: .seconds(2), restartQuarantine: .disabled))
             let inner = try await lock.withWriteLock(timeout: .seconds(1)) { outer in
                 let before = try await scriptCalls(server)
@@ -98,8 +98,8 @@ extension FieldSafety {
         @Test func childTasksInheritTheHoldDetachedTasksDoNot() async throws {
             let lock = try lock()
             // The same lock through another client and another RWLock value.
-            let other = RedisClient(deployment: client.deployment)
-            defer { other.shutdown() }
+            let other = try RWLockClient(deployment: client.deployment)
+            defer { other.close() }
             let sameLock = try RWLock(name: lock.name, client: other)
             try await lock.withWriteLock(timeout: .seconds(1)) { outer in
                 async let child = sameLock.withWriteLock(timeout: .milliseconds(300)) { fence in fence }

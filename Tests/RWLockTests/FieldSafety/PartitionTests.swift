@@ -72,7 +72,7 @@ extension FieldSafety {
             // The worker starts before its shell writes its pid: wait for both.
             #expect(await ProcessProbe.eventually { ProcessProbe.pid(in: workerPid) != nil })
             let worker = try #require(ProcessProbe.pid(in: workerPid))
-            let lock = try RWLock(name: name, client: RedisClient(url: RwlockCommandTests.redisURL))
+            let lock = try RWLock(name: name, client: RWLockClient(url: RwlockCommandTests.redisURL))
             let token = try #require(try await lock.inspect().writer?.token)
             #expect(try await lock.evict(token: token))
             let result = try await holder.finish()

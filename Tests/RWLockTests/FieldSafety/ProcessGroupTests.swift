@@ -12,7 +12,7 @@ extension FieldSafety {
         typealias Run = RwlockCommandTests.Run
 
         func lock(_ name: String) throws -> RWLock {
-            try RWLock(name: name, client: RedisClient(url: RwlockCommandTests.redisURL))
+            try RWLock(name: name, client: RWLockClient(url: RwlockCommandTests.redisURL))
         }
 
         @Test func membersThatOutliveCommandKeepTheLockHeld() async throws {

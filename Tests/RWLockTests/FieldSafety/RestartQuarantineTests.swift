@@ -9,8 +9,8 @@ extension FieldSafety {
     /// up for the quarantine, by when the first holder's job is dead.
     @Suite(.enabled(if: LiveEnvironment.runs(PrivateServer.path != nil)), .timeLimit(.minutes(2)))
     struct RestartQuarantineTests {
-        func client(_ server: PrivateServer) throws -> RedisClient {
-            RedisClient(endpoint: try RedisEndpoint(url: server.socket))
+        func client(_ server: PrivateServer) throws -> RWLockClient {
+            try RWLockClient(endpoint: try RedisEndpoint(url: server.socket))
         }
 
         @Test func aFreshServerGrantsOnlyOnceItHasBeenUpForTheQuarantine() async throws {
@@ -18,7 +18,7 @@ extension FieldSafety {
             try await server.start()
             let started = try #require(server.startedAt)
             let client = try client(server)
-            defer { client.shutdown() }
+            defer { client.close() }
             let lock = try RWLock(name: "fresh", client: client, options: .init(lease: .seconds(2)))
             #expect(try await lock.withWriteLockIfAvailable { _ in true } == nil, "IfAvailable inside the quarantine")
             let error = await #expect(throws: RWLockError.self) { _ = try await lock.acquireRead(timeout: .milliseconds(300)) }
@@ -33,7 +33,7 @@ extension FieldSafety {
             let other = try PrivateServer()
             try await other.start()
             let otherClient = try self.client(other)
-            defer { otherClient.shutdown() }
+            defer { otherClient.close() }
             let unquarantined = try RWLock(name: "fresh", client: otherClient, options: .init(restartQuarantine: .disabled))
             #expect(try await unquarantined.withWriteLockIfAvailable { _ in true } == true)
         }

@@ -12,21 +12,19 @@ extension FieldSafety {
     struct TLSTests {
         typealias Run = RwlockCommandTests.Run
 
-        func client(port: Int, _ tls: TLSConfiguration, connectTimeout: Duration = .seconds(2)) -> RedisClient {
-            RedisClient(
-                deployment: .server(RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port), tls: tls)),
-                maxConnections: 2, connectTimeout: connectTimeout)
+        func client(port: Int, _ tls: TLSConfiguration, connectTimeout: Duration = .seconds(2)) throws -> RWLockClient {
+            try RWLockClient(deployment: .server(RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port), tls: tls)), configuration: .init(maxConnections: 2, connectTimeout: connectTimeout))
         }
 
         /// Fresh servers: the quarantine is another test's subject.
-        func lock(_ client: RedisClient, _ name: String = "tls") throws -> RWLock {
+        func lock(_ client: RWLockClient, _ name: String = "tls") throws -> RWLock {
             try RWLock(name: name, client: client, options: .init(restartQuarantine: .disabled))
         }
 
         @Test func aVerifiedServerLocksAndItsIdleConnectionsAreKept() async throws {
             let (server, port) = try await TLSFixture.server()
-            let client = client(port: port, try TLSFixture.trusting())
-            defer { client.shutdown(); withExtendedLifetime(server) {} }
+            let client = try client(port: port, try TLSFixture.trusting())
+            defer { client.close(); withExtendedLifetime(server) {} }
             let lock = try lock(client)
             let fence = try await lock.withWriteLock(timeout: .seconds(2)) { fence in fence }
             #expect(fence.value > 0)
@@ -53,8 +51,8 @@ extension FieldSafety {
         func aServerThatFailsVerificationIsRefusedSayingWhy(certificate: String, ca: String?, reason: String) async throws {
             let (server, port) = try await TLSFixture.server(certificate: certificate)
             let tls = try ca.map { try TLSFixture.trusting($0) } ?? TLSConfiguration()
-            let client = client(port: port, tls)
-            defer { client.shutdown(); withExtendedLifetime(server) {} }
+            let client = try client(port: port, tls)
+            defer { client.close(); withExtendedLifetime(server) {} }
             let started = ContinuousClock.now
             let error = await #expect(throws: RWLockError.self) { try await lock(client).withWriteLock(timeout: .seconds(1)) { _ in } }
             #expect(error?.kind == .tls, "\(String(describing: error))")
@@ -72,14 +70,14 @@ extension FieldSafety {
             named.serverName = "redis.example"
             let insecure = TLSConfiguration(caFile: try TLSFixture.file("other-ca.crt"), verifiesServer: false)
             for tls in [named, insecure] {
-                let client = client(port: port, tls)
-                defer { client.shutdown() }
+                let client = try client(port: port, tls)
+                defer { client.close() }
                 #expect(try await lock(client).withWriteLock(timeout: .seconds(2)) { _ in true })
             }
             var wrongName = named
             wrongName.serverName = "other.example"
-            let client = client(port: port, wrongName)
-            defer { client.shutdown(); withExtendedLifetime(server) {} }
+            let client = try client(port: port, wrongName)
+            defer { client.close(); withExtendedLifetime(server) {} }
             let error = await #expect(throws: RWLockError.self) { try await lock(client).withWriteLock(timeout: .seconds(1)) { _ in } }
             #expect(error.map(String.init(describing:))?.contains("hostname mismatch") == true, "\(String(describing: error))")
         }
@@ -87,8 +85,8 @@ extension FieldSafety {
         @Test func mutualTLSIsRequiredAndGiven() async throws {
             let (server, port) = try await TLSFixture.server(authClients: "yes")
             defer { withExtendedLifetime(server) {} }
-            let without = client(port: port, try TLSFixture.trusting())
-            defer { without.shutdown() }
+            let without = try client(port: port, try TLSFixture.trusting())
+            defer { without.close() }
             let error = await #expect(throws: RWLockError.self) { try await lock(without).withWriteLock(timeout: .seconds(1)) { _ in } }
             #expect(error?.kind == .tls, "\(String(describing: error))")
             #expect(error.map(String.init(describing:))?.contains("client certificate") == true, "\(String(describing: error))")
@@ -96,8 +94,8 @@ extension FieldSafety {
             var withCertificate = try TLSFixture.trusting()
             withCertificate.certificateFile = try TLSFixture.file("client.crt")
             withCertificate.keyFile = try TLSFixture.file("client.key")
-            let with = client(port: port, withCertificate)
-            defer { with.shutdown() }
+            let with = try client(port: port, withCertificate)
+            defer { with.close() }
             #expect(try await lock(with).withWriteLock(timeout: .seconds(2)) { _ in true })
         }
 
@@ -108,8 +106,8 @@ extension FieldSafety {
         @Test func theWrongProtocolFailsFastAndSaysSo() async throws {
             let (server, port) = try await TLSFixture.server()
             defer { withExtendedLifetime(server) {} }
-            let plain = RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port)), maxConnections: 1)
-            defer { plain.shutdown() }
+            let plain = try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port)), configuration: .init(maxConnections: 1))
+            defer { plain.close() }
             var started = ContinuousClock.now
             let plainError = await #expect(throws: RWLockError.self) { _ = try await plain.send(["PING"]) }
             #expect(ContinuousClock.now - started < .milliseconds(500), "plaintext to a TLS port took \(ContinuousClock.now - started)")
@@ -119,8 +117,8 @@ extension FieldSafety {
             let plainPort = try TLSFixture.freePort()
             let plainServer = try PrivateServer(["--port", String(plainPort)])
             try await plainServer.start()
-            let tls = client(port: plainPort, try TLSFixture.trusting(), connectTimeout: .milliseconds(500))
-            defer { tls.shutdown(); withExtendedLifetime(plainServer) {} }
+            let tls = try client(port: plainPort, try TLSFixture.trusting(), connectTimeout: .milliseconds(500))
+            defer { tls.close(); withExtendedLifetime(plainServer) {} }
             started = ContinuousClock.now
             let tlsError = await #expect(throws: RWLockError.self) { _ = try await tls.send(["PING"]) }
             let took = ContinuousClock.now - started

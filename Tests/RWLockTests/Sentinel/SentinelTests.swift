@@ -47,14 +47,13 @@ enum SentinelFixture {
         }
     }
 
-    static func client(retryWindow: Duration = .seconds(20), maxConnections: Int = 4) throws -> RedisClient {
-        RedisClient(deployment: try RedisDeployment(url: try requireURL()), maxConnections: maxConnections,
-                    clusterRetryWindow: retryWindow)
+    static func client(retryWindow: Duration = .seconds(20), maxConnections: Int = 4) throws -> RWLockClient {
+        try RWLockClient(deployment: try RedisDeployment(url: try requireURL()), configuration: .init(maxConnections: maxConnections, clusterRetryWindow: retryWindow))
     }
 
     /// A client of one data node, for admin commands to it.
-    static func admin(port: Int) -> RedisClient {
-        RedisClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port)), maxConnections: 1)
+    static func admin(port: Int) throws -> RWLockClient {
+        try RWLockClient(endpoint: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: port)), configuration: .init(maxConnections: 1))
     }
 }
 
@@ -72,7 +71,7 @@ struct SentinelTests {
 
     @Test func locksThroughTheSentinels() async throws {
         let client = try SentinelFixture.client()
-        defer { client.shutdown() }
+        defer { client.close() }
         let lock = try RWLock(name: name(), client: client)
         let fence = try await lock.withWriteLock(timeout: .seconds(5)) { fence in fence }
         #expect(fence.value > 0)
@@ -92,7 +91,7 @@ struct SentinelTests {
     /// as a replica, and nothing is sent to it.
     @Test func aKilledMasterIsFollowedWithoutOverlapAndTheOldOneGetsNothing() async throws {
         let client = try SentinelFixture.client(retryWindow: .seconds(30), maxConnections: 8)
-        defer { client.shutdown() }
+        defer { client.close() }
         var options = RWLock.Options(lease: .seconds(1))
         options.replicatedGrants = .init(replicas: 1, timeout: .milliseconds(300))
         let lock = try RWLock(name: name(), client: client, options: options)
@@ -138,8 +137,8 @@ struct SentinelTests {
         // The old master comes back: an empty master until Sentinel makes it
         // a replica. Lock meanwhile, then ask it what it was sent.
         _ = try await SentinelFixture.run(["restart", String(oldPort), "--no-wait"])
-        let old = SentinelFixture.admin(port: oldPort)
-        defer { old.shutdown() }
+        let old = try SentinelFixture.admin(port: oldPort)
+        defer { old.close() }
         for _ in 0..<20 { try await lock.withWriteLock(timeout: .seconds(10)) { _ in } }
         _ = try await SentinelFixture.run(["wait-replica", String(oldPort)])
         guard case .bulk(let stats) = try await old.send(["INFO", "commandstats"]) else {
@@ -159,7 +158,7 @@ struct SentinelTests {
         defer { Task { _ = try? await SentinelFixture.run(["restart", String(sentinel.port)]) } }
         #expect(await ProcessProbe.eventually { !ProcessProbe.isRunning(pid) })
         let client = try SentinelFixture.client()
-        defer { client.shutdown() }
+        defer { client.close() }
         #expect(try await RWLock(name: name(), client: client).withWriteLock(timeout: .seconds(10)) { _ in true })
         _ = try await SentinelFixture.run(["restart", String(sentinel.port)])
     }
@@ -175,7 +174,7 @@ struct SentinelTests {
         }
         #expect(await ProcessProbe.eventually { sentinels.allSatisfy { $0.pid.map { !ProcessProbe.isRunning($0) } ?? true } })
         let client = try SentinelFixture.client(retryWindow: .seconds(1))
-        defer { client.shutdown() }
+        defer { client.close() }
         let error = await #expect(throws: RWLockError.self) {
             try await RWLock(name: name(), client: client).withWriteLock(timeout: .seconds(3)) { _ in }
         }

@@ -65,13 +65,13 @@ final class PrivateServer: @unchecked Sendable {
 
     /// Sends `batch` in one pipeline and returns the replies.
     func commands(_ batch: [[String]]) async throws -> [RESPValue] {
-        if client == nil { client = RedisClient(endpoint: try RedisEndpoint(url: socket), maxConnections: 1) }
+        if client == nil { client = try RWLockClient(endpoint: try RedisEndpoint(url: socket), configuration: .init(maxConnections: 1)) }
         return try await client!.pipeline(batch.map { $0.map { Array($0.utf8) } })
     }
-    private var client: RedisClient?
+    private var client: RWLockClient?
 
     deinit {
-        client?.shutdown()
+        client?.close()
         kill()
         try? FileManager.default.removeItem(at: directory)
     }

@@ -41,6 +41,31 @@ import Testing
                 String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
 
+    /// The release both executables print is CHANGELOG.md's top entry.
+    static func changelogVersion() throws -> String {
+        let changelog = try String(contentsOf: packageRoot.appendingPathComponent("CHANGELOG.md"), encoding: .utf8)
+        let entry = try #require(changelog.split(separator: "\n").first { $0.hasPrefix("## [") && !$0.hasPrefix("## [Unreleased]") })
+        return String(entry.dropFirst(4).prefix { $0 != "]" })
+    }
+
+    @Test func versionIsTheChangelogsTopEntry() async throws {
+        let version = try Self.changelogVersion()
+        #expect(version.split(separator: ".").count == 3, "CHANGELOG's top entry \(version) is not a semantic version")
+        let scriptCheck = try await run(["--version"])
+        #expect(scriptCheck.status == 0)
+        #expect(scriptCheck.stdout == version + "\n", "script-check --version printed \(scriptCheck.stdout.debugDescription)")
+        let rwlock = Process()
+        rwlock.executableURL = try LiveEnvironment.requireScriptCheck().deletingLastPathComponent().appendingPathComponent("rwlock")
+        rwlock.arguments = ["--version"]
+        let out = Pipe()
+        rwlock.standardOutput = out
+        try rwlock.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        rwlock.waitUntilExit()
+        #expect(rwlock.terminationStatus == 0)
+        #expect(printed == version + "\n", "rwlock --version printed \(printed.debugDescription)")
+    }
+
     /// A full script directory for a known-bad fixture: lua/ with the
     /// fixture's scripts laid over it.
     func fixtureDirectory(_ name: String) throws -> String {

@@ -5,7 +5,7 @@ import Testing
 /// Property tests of the lock's scripts on the mock: for lock scopes drawn
 /// at random (lease and intent lengths, how many readers and writers, their
 /// modes and hard caps, faults on or off, time-jump sizes), no schedule the
-/// explorer tries breaks an invariant of DESIGN.md (S1–S7 and the cap).
+/// explorer tries breaks an invariant of the contract (S1–S7 of the RWLock DocC article "The Contract", and the cap).
 ///
 /// The scopes `script-check` searches by default are fixed; these vary them,
 /// so a bug that only shows with, say, an intent shorter than the lease, a
