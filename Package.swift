@@ -3,6 +3,10 @@ import PackageDescription
 
 let package = Package(
     name: "RWLock",
+    // Synchronization's Mutex and Atomic need macOS 15; Linux has them with
+    // Swift 6. The rwlock executable is Linux-only (its keeper uses
+    // CLOCK_BOOTTIME and /proc); the library and script-check are not.
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "RWLock", targets: ["RWLock"]),
         .library(name: "ScriptCheck", targets: ["ScriptCheck"]),
@@ -21,19 +25,19 @@ let package = Package(
         .systemLibrary(
             name: "CLua",
             pkgConfig: "lua5.1",
-            providers: [.apt(["liblua5.1-0-dev"])]
+            providers: [.apt(["liblua5.1-0-dev"]), .brew(["lua@5.1"])]
         ),
         .systemLibrary(
             name: "CHiredis",
             pkgConfig: "hiredis",
-            providers: [.apt(["libhiredis-dev"])]
+            providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
         ),
         // Sockets and TLS under the connections (OpenSSL; hiredis 0.14, which
         // Debian 12 ships, has no TLS of its own).
         .systemLibrary(
             name: "CTransport",
             pkgConfig: "openssl",
-            providers: [.apt(["libssl-dev"])]
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
         .target(
             name: "RWLock",
@@ -86,7 +90,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]
         ),
