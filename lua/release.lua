@@ -30,9 +30,13 @@ end
 -- R6: a command refused for a permission after this call's first write would
 -- leave the lock half-changed, so what can follow the first write is asked
 -- before it. redis.acl_check_cmd (Redis 7.0+; before, there is no asking)
--- checks the command on its key or channel without running it, and no arity.
+-- checks the command on its key or channel without running it. Redis 8 also
+-- checks the arity of the command asked about, so each is asked with
+-- placeholders up to its least arity; their values are never looked at.
+local placeholders = {HSET = {'f', 'v'}, PEXPIREAT = {'0'}, PTTL = {}, PUBLISH = {'m'}, SET = {'v'},
+  ZADD = {'0', 'm'}, ZRANGE = {'0', '0'}, ZREM = {'m'}, ZSCORE = {'m'}}
 local function denied(command, key)
-  if redis.acl_check_cmd and not redis.acl_check_cmd(command, key) then
+  if redis.acl_check_cmd and not redis.acl_check_cmd(command, key, unpack(placeholders[command])) then
     return redis.error_reply('RWLOCK NOPERM the lock\'s Redis user may not run ' .. command .. ' on ' .. key
       .. '; grant the rules rwlock acl prints')
   end

@@ -213,10 +213,12 @@ final class HiredisConnection {
         let transport = try usableTransport()
         var bytes: [UInt8] = []
         for args in commands {
-            let formatted = try Self.withArgv(args) { argc, argv, argvlen -> (UnsafeMutablePointer<CChar>?, Int32) in
+            // redisFormatCommandArgv returns an int in hiredis 0.14 (Debian
+            // 12) and a long long from 1.0 on (Debian 13, Ubuntu 24.04).
+            let formatted = try Self.withArgv(args) { argc, argv, argvlen -> (UnsafeMutablePointer<CChar>?, Int) in
                 var target: UnsafeMutablePointer<CChar>? = nil
                 let length = redisFormatCommandArgv(&target, argc, argv, argvlen)
-                return (target, length)
+                return (target, Int(length))
             }
             guard let command = formatted.0, formatted.1 >= 0 else {
                 close()
