@@ -292,17 +292,23 @@ extension RwlockCommandTests {
     /// started holding nothing but stdin, stdout and stderr, so every socket
     /// and pipe it has is its own.
     @Test(.enabled(if: live)) func commandInheritsNoConnectionOrPipeOfRwlocks() async throws {
-        // ls, not a loop of $(readlink): a command substitution is a pipe.
-        let result = try await Run(["write", uniqueName(), "--", "sh", "-c",
-                                    "ls -l /proc/$$/fd | sed 's/^/own /'; ls -l /proc/$PPID/fd | sed 's/^/rwlock /'"],
+        // COMMAND execs ls, so /proc/self/fd is COMMAND's own table: a shell
+        // pipeline would show the shell's own pipe ends while it forks.
+        let result = try await Run(["write", uniqueName(), "--", "sh", "-c", "exec ls -l /proc/self/fd /proc/$PPID/fd"],
                                    alone: true).finish()
         #expect(result.status == 0, "\(result.stderr)")
-        // "own lrwx------ 1 root root 64 Dec  7 20:26 13 -> socket:[38683]"
+        // "/proc/self/fd:" starts COMMAND's listing, "/proc/1234/fd:" rwlock's;
+        // then lines like "lrwx------ 1 root root 64 Dec  7 20:26 13 -> socket:[38683]".
+        var side = ""
         let entries = result.stdout.split(separator: "\n").compactMap { line -> [String]? in
+            if line.hasSuffix(":") {
+                side = line == "/proc/self/fd:" ? "own" : "rwlock"
+                return nil
+            }
             let halves = line.components(separatedBy: " -> ")
-            guard halves.count == 2, let side = halves[0].split(separator: " ").first,
+            guard halves.count == 2, !side.isEmpty,
                 let descriptor = halves[0].split(separator: " ").last.flatMap({ Int($0) }) else { return nil }
-            return [String(side), String(descriptor), halves[1]]
+            return [side, String(descriptor), halves[1]]
         }.filter { Int($0[1])! > 2 && ($0[2].hasPrefix("socket:") || $0[2].hasPrefix("pipe:")) }
         #expect(entries.contains { $0[0] == "rwlock" && $0[2].hasPrefix("socket:") },
                 "rwlock's connection was not seen: the test proves nothing")
