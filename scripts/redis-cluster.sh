@@ -232,7 +232,7 @@ try:
 except (OSError, ValueError):
     lo, hi = 32768, 60999
 ephemeral = lambda p: lo <= p <= hi
-candidates = [p for p in range(10000, 65535 - max(10000, tls) + 1)
+candidates = [p for p in range(10000, 65535 - tls - 10000 + 1)
               if not ephemeral(p) and not ephemeral(p + 10000) and not (tls and ephemeral(p + tls))]
 if len(candidates) < 100:
     candidates = list(range(20000, 40001))
@@ -248,13 +248,19 @@ def bindable(port):
     finally:
         s.close()
 
+# A node listens on P and its bus P+10000; with TLS also on P+20000 and, as
+# tls-cluster moves the bus onto TLS, on that port's bus P+30000 (which
+# cannot also stay outside the ephemeral range: it is only checked free).
+def ports(p):
+    return {p, p + 10000} | ({p + tls, p + tls + 10000} if tls else set())
+
 chosen, taken = [], set(exclude)
 for p in candidates:
-    if p in taken or p + 10000 in taken or (tls and p + tls in taken):
+    if ports(p) & taken:
         continue
-    if bindable(p) and bindable(p + 10000) and (not tls or bindable(p + tls)):
+    if all(bindable(q) for q in ports(p)):
         chosen.append(p)
-        taken.update((p, p + 10000, p + tls))
+        taken |= ports(p)
         if len(chosen) == count:
             break
 if len(chosen) < count:
