@@ -104,8 +104,11 @@ struct SentinelTests {
                 while !enough.withLock({ $0 }) {
                     do {
                         try await lock.withWriteLock(timeout: .seconds(30)) { fence in
+                            // When the grant was seen, not when the body ended: a
+                            // body under way at the kill is not a grant after it.
+                            let granted = ContinuousClock.now
                             try await timeline.record(.write) { try await Task.sleep(for: .milliseconds(5)) }
-                            grants.withLock { $0.append(Grant(at: .now, fence: fence)) }
+                            grants.withLock { $0.append(Grant(at: granted, fence: fence)) }
                         }
                     } catch let error as RWLockError where [.connection, .notReplicated, .leaseLost].contains(error.kind) {
                         // A grant or release caught by the kill: tried again.
