@@ -25,8 +25,8 @@ struct LifecycleTests {
         let other = try RWLockClient(url: nil)
         defer { other.close() }
         let timeline = Timeline()
-        let lease = Duration.milliseconds(600)
-        let busy = try RWLock(name: name(), client: client, options: .init(lease: lease))
+        let leaseLength = Duration.milliseconds(600)
+        let busy = try RWLock(name: name(), client: client, options: .init(lease: leaseLength))
         let contended = name()
         let waitingLock = try RWLock(name: contended, client: client, options: .init(lease: .seconds(5)))
         let blocker = try await RWLock(name: contended, client: other, options: .init(lease: .seconds(5))).acquireWrite()
@@ -37,8 +37,10 @@ struct LifecycleTests {
         // A body that is running when the drain begins, and one writer and
         // one reader waiting on a lock another client holds.
         let (bodyMayFinish, finishBody) = AsyncStream.makeStream(of: Void.self)
+        let held = Box<Lease?>(nil)
         let body = Task {
             try await busy.withLease(.write) { lease in
+                held.withLock { $0 = lease }
                 timeline.record("body started")
                 let granted = lease.validUntil
                 for await _ in bodyMayFinish { break }
@@ -66,9 +68,12 @@ struct LifecycleTests {
         #expect(refused?.kind == .shutdown)
         #expect(!timeline.all.contains("body ended") && !timeline.all.contains("run returned"))
 
-        // The body outlives its lease several times over, renewed meanwhile.
-        let started = ContinuousClock.now
-        #expect(try await ProcessProbe.eventually { ContinuousClock.now - started > lease * 3 })
+        // The drain keeps renewing the body's lease: it is extended past the
+        // validity it had when the drain began, and twice more.
+        let lease = try #require(held.value)
+        let atDrain = lease.validUntil
+        #expect(await ProcessProbe.eventually { lease.validUntil > atDrain + leaseLength * 2 },
+                "the lease was not renewed while the drain waited for the body")
         #expect(try await other.send([Array("EXISTS".utf8), busy.keys[0]]) == .integer(1))
         finishBody.yield()
         #expect(try await body.value, "the lease was not renewed while the drain waited for the body")

@@ -27,6 +27,20 @@ struct LockConfigurationTests {
         #expect(error?.description.contains(setting) == true)
     }
 
+    @Test func theRulesNameEveryLiteralCommandTheScriptsPassToRedis() {
+        let source = """
+            local a = redis.call('GET', KEYS[1])
+            redis.pcall( "zadd", KEYS[2], 1, 'm')
+            if redis.acl_check_cmd('PUBLISH', KEYS[7], 'm') then end
+            redis.acl_check_cmd(command, key)
+            redis.error_reply('SET is not a call')
+            other.call('DEL', KEYS[1])
+            """
+        #expect(LockUserRules.commandsNamed(in: source) == ["get", "zadd", "publish"])
+        #expect(LockUserRules.scriptCommands.contains("evalsha") == false)
+        #expect(Set(["hset", "zadd", "publish", "pexpireat", "zscore", "pttl"]).isSubset(of: LockUserRules.scriptCommands))
+    }
+
     @Test func deploymentsNoClientCanUseThrow() {
         for deployment in [RedisDeployment.cluster(seeds: [])] {
             let error = #expect(throws: RWLockError.self) { try RWLockClient(deployment: deployment) }

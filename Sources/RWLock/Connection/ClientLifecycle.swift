@@ -66,9 +66,6 @@ final class ClientLifecycle: Sendable {
         for continuation in waiting { continuation.resume() }
     }
 
-    /// Acquires and scoped holds under way now, for tests.
-    var active: Int { state.withLock { $0.active } }
-
     /// Returns once no acquire or scoped hold is under way, or the client closed.
     func activeEnded() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -5,7 +5,7 @@
 /// The scripts' commands are read from their sources (the embedded
 /// `lua/`), so a script that starts using a command puts it in the rules;
 /// the client's own are listed here, each with the code that sends it, and
-/// `LockUserRulesTests` checks both against what reaches a real server.
+/// `LeastPrivilegeTests` checks both against what reaches a real server.
 enum LockUserRules {
     /// Commands the client itself sends, by their ACL names (`script|load`
     /// names a subcommand), and what sends each.
@@ -26,23 +26,36 @@ enum LockUserRules {
         ("discard", "the same"),
     ]
 
-    /// Commands the scripts call (`redis.call('X'`, `redis.pcall('X'`,
-    /// `redis.acl_check_cmd('X'`), lowercased, from their sources.
+    /// Commands the scripts name to Redis, lowercased, read from their
+    /// sources: the first argument of every `call`, `pcall` and
+    /// `acl_check_cmd` of the `redis` table that is a quoted literal.
     static let scriptCommands: [String] = {
         var names: Set<String> = []
         for script in LockScript.all {
-            let text = String(decoding: script.source, as: UTF8.self)
-            for opening in ["redis.call('", "redis.pcall('", "redis.acl_check_cmd('"] {
-                var rest = text[...]
-                while let start = rest.range(of: opening) {
-                    let name = rest[start.upperBound...].prefix { $0.isLetter }
-                    if !name.isEmpty { names.insert(name.lowercased()) }
-                    rest = rest[start.upperBound...]
-                }
-            }
+            names.formUnion(commandsNamed(in: String(decoding: script.source, as: UTF8.self)))
         }
         return names.sorted()
     }()
+
+    /// The literal command names `source` passes to the `redis` table's
+    /// command functions.
+    static func commandsNamed(in source: String) -> Set<String> {
+        let functions: Set<Substring> = ["call", "pcall", "acl_check_cmd"]
+        var names: Set<String> = []
+        var rest = source[...]
+        while let table = rest.range(of: "redis.") {
+            rest = rest[table.upperBound...]
+            let function = rest.prefix { $0.isLetter || $0 == "_" }
+            guard functions.contains(function) else { continue }
+            let arguments = rest.dropFirst(function.count).drop { $0 == " " }
+            guard arguments.first == "(" else { continue }
+            let literal = arguments.dropFirst().drop { $0 == " " }
+            guard let quote = literal.first, quote == "'" || quote == "\"" else { continue }
+            let name = literal.dropFirst().prefix { $0.isLetter }
+            if !name.isEmpty { names.insert(name.lowercased()) }
+        }
+        return names
+    }
 
     /// Every command a lock user runs, sorted.
     static var commands: [String] { Set(clientCommands.map(\.name) + scriptCommands).sorted() }
